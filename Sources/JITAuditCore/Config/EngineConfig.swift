@@ -1,0 +1,116 @@
+/// Engine settings from the configuration file (SPEC §2), with their defaults.
+public struct EngineConfig: Sendable {
+    /// IANA zone of business hours.
+    public var timezone: String = "UTC"
+    /// Local dates (day numbers since 1970-01-01) that are off-hours all day.
+    public var holidays: Set<Int64> = []
+    /// Addresses inside these blocks count as known sources.
+    public var trustedNetworks: [CIDR] = []
+    /// Out-of-order tolerance.
+    public var allowedLateness: TimeSpan = .seconds(60)
+    /// Longest accepted line in bytes (without the newline).
+    public var lineLimit: Int = 64 * 1024
+    /// Business hours: local minutes of the day, and ISO weekdays.
+    public var businessOpenMinute: Int = 8 * 60
+    public var businessCloseMinute: Int = 18 * 60
+    public var businessDays: Set<Int> = [1, 2, 3, 4, 5]
+    /// How long a request's lifecycle is remembered after its last event.
+    public var requestRetention: TimeSpan = .days(7)
+    /// Ceiling on tracked keys per detector; the oldest are evicted beyond it.
+    public var maxKeys: Int = 1_000_000
+
+    public init() {}
+
+    public func businessCalendar() -> BusinessCalendar? {
+        guard let zone = ZoneOffsets(identifier: timezone) else { return nil }
+        return BusinessCalendar(zone: zone, openMinute: businessOpenMinute, closeMinute: businessCloseMinute,
+                                weekdays: businessDays, holidays: holidays)
+    }
+}
+
+/// Loads the configuration file; collects every problem with its location.
+public enum ConfigLoader {
+    public static let engineKeys = ["timezone", "holidays", "trusted_networks", "allowed_lateness", "line_limit",
+                                    "business_hours", "request_retention", "max_keys"]
+
+    /// Parses `text`; keys in `otherKeys` are allowed and left to the caller.
+    public static func load(_ text: String, file: String, otherKeys: [String] = []) -> Result<EngineConfig, LoadError> {
+        var d: [Diagnostic] = []
+        var c = EngineConfig()
+        guard let root = YAMLTree.parse(text, file: file, into: &d) else {
+            return d.isEmpty ? .success(c) : .failure(LoadError(d))
+        }
+        if root.isNull { return .success(c) }
+        guard let m = root.mapping("configuration", allowed: engineKeys + otherKeys, &d) else { return .failure(LoadError(d)) }
+        if let v = m["timezone"], let s = v.string("timezone", &d) {
+            if ZoneOffsets(identifier: s) == nil {
+                d.append(Diagnostic(code: "bad_timezone", message: "timezone: unknown IANA time zone \(quoted(s))", location: v.location))
+            } else { c.timezone = s }
+        }
+        if let v = m["holidays"], !v.isNull, let items = v.strings("holidays", &d) {
+            for (k, s) in items.enumerated() {
+                if let day = parseDate(s) { c.holidays.insert(day) } else {
+                    let loc = v.items?[k].location ?? v.location
+                    d.append(Diagnostic(code: "bad_date", message: "holidays: expected a date YYYY-MM-DD, got \(quoted(s))", location: loc))
+                }
+            }
+        }
+        if let v = m["trusted_networks"], !v.isNull, let items = v.strings("trusted_networks", &d) {
+            for (k, s) in items.enumerated() {
+                if let n = CIDR(s) { c.trustedNetworks.append(n) } else {
+                    let loc = v.items?[k].location ?? v.location
+                    d.append(Diagnostic(code: "bad_cidr", message: "trusted_networks: expected a CIDR such as 10.0.0.0/8, got \(quoted(s))", location: loc))
+                }
+            }
+        }
+        if let v = m["allowed_lateness"], let s = v.span("allowed_lateness", &d) { c.allowedLateness = s }
+        if let v = m["line_limit"], let n = v.int("line_limit", min: 256, max: 64 * 1024 * 1024, &d) { c.lineLimit = n }
+        if let v = m["request_retention"], let s = v.span("request_retention", &d) { c.requestRetention = s }
+        if let v = m["max_keys"], let n = v.int("max_keys", min: 1000, &d) { c.maxKeys = n }
+        if let v = m["business_hours"], let bh = v.mapping("business_hours", allowed: ["start", "end", "days"], &d) {
+            if let s = bh["start"], let t = s.string("business_hours.start", &d) {
+                if let mnt = parseClock(t) { c.businessOpenMinute = mnt } else { d.append(badClock("business_hours.start", t, s.location)) }
+            }
+            if let s = bh["end"], let t = s.string("business_hours.end", &d) {
+                if let mnt = parseClock(t) { c.businessCloseMinute = mnt } else { d.append(badClock("business_hours.end", t, s.location)) }
+            }
+            if let s = bh["days"], let days = parseWeekdays(s, "business_hours.days", &d) { c.businessDays = days }
+        }
+        return d.isEmpty ? .success(c) : .failure(LoadError(d))
+    }
+
+    static func badClock(_ what: String, _ t: String, _ loc: SourceLocation) -> Diagnostic {
+        Diagnostic(code: "bad_time", message: "\(what): expected a time of day HH:MM, got \(quoted(t))", location: loc)
+    }
+
+    /// `YYYY-MM-DD` to a day number.
+    static func parseDate(_ s: String) -> Int64? {
+        let parts = s.split(separator: "-")
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let y = Int64(parts[0]), let m = Int64(parts[1]), let dd = Int64(parts[2]),
+              m >= 1, m <= 12, dd >= 1, dd <= CivilDate.daysInMonth(year: y, month: m) else { return nil }
+        return CivilDate.toDays(year: y, month: m, day: dd)
+    }
+
+    /// `HH:MM` (00:00–24:00) to minutes of the day.
+    static func parseClock(_ s: String) -> Int? {
+        let parts = s.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].count == 2, parts[1].count == 2,
+              let h = Int(parts[0]), let m = Int(parts[1]), h >= 0, m >= 0, m <= 59, h * 60 + m <= 24 * 60 else { return nil }
+        return h * 60 + m
+    }
+
+    static let weekdayNames = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+    static func parseWeekdays(_ v: YAMLTree, _ what: String, _ d: inout [Diagnostic]) -> Set<Int>? {
+        guard let names = v.strings(what, &d) else { return nil }
+        var out = Set<Int>()
+        for n in names {
+            if let i = weekdayNames.firstIndex(of: String(n.lowercased().prefix(3))), n.count >= 3 { out.insert(i + 1) } else {
+                d.append(Diagnostic(code: "bad_weekday", message: "\(what): expected weekday names (mon … sun), got \(quoted(n))", location: v.location))
+                return nil
+            }
+        }
+        return out
+    }
+}

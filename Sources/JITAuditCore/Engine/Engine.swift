@@ -1,0 +1,287 @@
+/// The event-time detection engine: pure, single-threaded, no I/O, no clock.
+///
+/// Feed events with ``ingest(_:)`` in arrival order; the engine keeps a
+/// watermark (largest event time − allowed lateness) and processes events in
+/// event-time order once the watermark passes them, so a stream reordered
+/// within the lateness gives the same findings as the sorted one. Rules that
+/// depend only on an event and its request fire on arrival when the request is
+/// known. Deadlines are timers on the watermark. Call ``advance(to:)`` when
+/// time moves without events (a live daemon's wall clock) and ``finish()`` at
+/// the end of a replay. Collect findings with ``takeFindings()``.
+public struct Engine: Sendable {
+    public let rules: RuleSet
+    public let config: EngineConfig
+    public private(set) var state: EngineState
+    private var emitted: [Finding] = []
+
+    // Rules by role, as indexes into `rules.rules`.
+    private let matchRules: [Int]
+    private let eventThresholds: [Int]
+    private let findingThresholds: [Int]
+    private let firstSeenRules: [Int]
+    private let absenceRules: [Int]
+    private let sequenceRules: [Int]
+    private let retention: TimeSpan
+    private let sweepInterval: TimeSpan
+
+    public init(rules: RuleSet, config: EngineConfig, state: EngineState = EngineState()) {
+        self.rules = rules
+        self.config = config
+        self.state = state
+        var m: [Int] = [], et: [Int] = [], ft: [Int] = [], fs: [Int] = [], ab: [Int] = [], sq: [Int] = []
+        var longest = TimeSpan.zero
+        for (i, r) in rules.rules.enumerated() {
+            switch r.kind {
+            case .match: m.append(i)
+            case .threshold(let t): (t.source == .events ? { et.append(i) } : { ft.append(i) })()
+            case .firstSeen: fs.append(i)
+            case .absence(let a): ab.append(i); longest = max(longest, a.within)
+            case .sequence: sq.append(i)
+            }
+        }
+        precondition(ab.count <= 64, "at most 64 absence rules")
+        (matchRules, eventThresholds, findingThresholds, firstSeenRules, absenceRules, sequenceRules) = (m, et, ft, fs, ab, sq)
+        // A request must outlive its longest deadline, or an absence would fire on forgotten state.
+        retention = max(config.requestRetention, TimeSpan(micros: longest.micros + config.allowedLateness.micros))
+        sweepInterval = max(.hours(1), TimeSpan(micros: retention.micros / 4))
+    }
+
+    /// Current watermark: events at or before it are final.
+    public var watermark: Timestamp { state.watermark }
+    public var stats: EngineStats { state.stats }
+    public var hasFindings: Bool { !emitted.isEmpty }
+
+    /// Returns the findings raised since the last call, in the order raised.
+    public mutating func takeFindings() -> [Finding] {
+        defer { emitted.removeAll(keepingCapacity: true) }
+        return emitted
+    }
+
+    /// Takes one accepted event in arrival order.
+    public mutating func ingest(_ event: Event) {
+        state.stats.events += 1
+        if event.ts < state.watermark { state.stats.late += 1 }
+        if state.maxTs.map({ event.ts > $0 }) ?? true { state.maxTs = event.ts }
+        state.seq &+= 1
+        var record = state.requests[event.requestID] ?? RequestRecord(lastTs: event.ts)
+        record.record(event)
+        state.requests[event.requestID] = record
+        // Rules over one event and its request need not wait for the watermark
+        // once the request is known: later events cannot change their verdict.
+        var matched = false
+        if record.request != nil || event.kind == .request {
+            runMatchRules(event, request: record.request)
+            matched = true
+        }
+        state.reorder.push(PendingEvent(event: event, seq: state.seq, matched: matched))
+        if let maxTs = state.maxTs { advance(to: maxTs - config.allowedLateness) }
+    }
+
+    /// Moves the watermark forward (never back) and processes what it passes.
+    public mutating func advance(to watermark: Timestamp) {
+        if watermark > state.watermark { state.watermark = watermark }
+        let w = state.watermark
+        while true {
+            let nextEvent = state.reorder.top.map(\.event.ts)
+            let nextTimer = state.timers.top?.deadline
+            if let e = nextEvent, e <= w, nextTimer.map({ e <= $0 }) ?? true {
+                release(state.reorder.pop()!)
+            } else if let t = nextTimer, t <= w {
+                fire(state.timers.pop()!)
+            } else {
+                break
+            }
+        }
+        while let q = state.findingQueue.top, q.finding.ts <= w {
+            state.findingQueue.pop()
+            for i in findingThresholds { threshold(i, subject: Subject(finding: q.finding)) }
+        }
+        if let last = state.lastSweep {
+            if w - last >= sweepInterval { sweep(); state.lastSweep = w }
+        } else if w > .distantPast {
+            state.lastSweep = w
+        }
+    }
+
+    /// End of input: the watermark moves to the last event time, so every event
+    /// is processed and every deadline already reached fires.
+    public mutating func finish() {
+        if let maxTs = state.maxTs { advance(to: maxTs) }
+    }
+
+    // MARK: - Processing in event-time order
+
+    private mutating func release(_ p: PendingEvent) {
+        let e = p.event
+        if state.firstEventTs == nil { state.firstEventTs = e.ts }
+        let request = state.requests[e.requestID]?.request
+        if !p.matched { runMatchRules(e, request: request) }
+        let subject = Subject(event: e, request: request)
+        for i in eventThresholds { threshold(i, subject: subject) }
+        for i in firstSeenRules { firstSeen(i, subject: subject) }
+        for (bit, i) in absenceRules.enumerated() {
+            guard case .absence(let a) = rules.rules[i].kind, a.start.evaluate(subject, rules.calendars) else { continue }
+            // One deadline per request, from its first start event.
+            guard var rec = state.requests[e.requestID], rec.absenceStarted & (1 << UInt64(bit)) == 0 else { continue }
+            rec.absenceStarted |= 1 << UInt64(bit)
+            state.requests[e.requestID] = rec
+            state.seq &+= 1
+            state.timers.push(PendingTimer(deadline: e.ts + a.within, seq: state.seq, rule: rules.rules[i].id,
+                                           requestID: e.requestID, start: e.ts))
+        }
+        for i in sequenceRules { sequence(i, subject: subject) }
+    }
+
+    private mutating func runMatchRules(_ e: Event, request: Event?) {
+        let subject = Subject(event: e, request: request)
+        for i in matchRules {
+            guard case .match(let when) = rules.rules[i].kind, when.evaluate(subject, rules.calendars) else { continue }
+            raise(i, subject: subject, ts: e.ts, actor: e.actor, requestID: e.requestID, vars: [:], evidence: Evidence(requestIDs: [e.requestID]))
+        }
+    }
+
+    private mutating func threshold(_ i: Int, subject: Subject) {
+        let rule = rules.rules[i]
+        guard case .threshold(let t) = rule.kind, t.when.evaluate(subject, rules.calendars) else { return }
+        let groupValue = subject.value(t.groupBy)
+        guard let display = groupValue.text else { return }
+        let key = t.groupBy.isIdentity ? Identity.key(display) : display
+        let ts = subject.ts
+        var w = state.windows[rule.id, default: [:]][key] ?? WindowState()
+        w.expire(before: ts - t.window)
+        if t.rearm && w.count < t.count { w.armed = true }
+        let ref = subject.finding?.id ?? subject.event!.requestID
+        w.append(.init(ts: ts, ref: ref, rule: subject.finding?.rule, requestID: subject.finding?.requestID))
+        var fire = false
+        if w.count >= t.count && (!t.rearm || w.armed) {
+            fire = true
+            if t.rearm { w.armed = false }
+        }
+        state.windows[rule.id, default: [:]][key] = w
+        guard fire else { return }
+        let live = w.live
+        var vars = ["count": String(w.count), "window": t.window.description, "group": display]
+        var evidence: Evidence
+        let actor: String
+        if let f = subject.finding {
+            actor = f.actor
+            var seenRules: [String] = []
+            for e in live { if let r = e.rule, !seenRules.contains(r) { seenRules.append(r) } }
+            vars["rules"] = seenRules.joined(separator: ", ")
+            var requestIDs: [String] = []
+            for e in live { if let r = e.requestID, !requestIDs.contains(r) { requestIDs.append(r) } }
+            evidence = Evidence(requestIDs: requestIDs, findingIDs: live.map(\.ref))
+        } else {
+            actor = display
+            evidence = Evidence(requestIDs: live.map(\.ref))
+        }
+        raise(i, subject: subject, ts: ts, actor: actor, requestID: nil, vars: vars, evidence: evidence, discriminator: key)
+    }
+
+    private mutating func firstSeen(_ i: Int, subject: Subject) {
+        let rule = rules.rules[i]
+        guard case .firstSeen(let fs) = rule.kind, let e = subject.event else { return }
+        guard fs.learnFrom.evaluate(subject, rules.calendars) else { return }
+        guard let display = subject.value(fs.groupBy).text else { return }
+        let key = fs.groupBy.isIdentity ? Identity.key(display) : display
+        var base = state.baselines[rule.id, default: [:]][key] ?? Baseline(lastSeen: e.ts)
+        if e.ts > base.lastSeen { base.lastSeen = e.ts }
+        var new: [(String, String)] = []
+        for ref in fs.values {
+            let v = subject.value(ref)
+            guard let text = v.text else { continue }
+            if fs.trustedNetworks, case .ip(let ip) = v, config.trustedNetworks.contains(where: { $0.contains(ip) }) { continue }
+            let token = ref.description + "=" + text
+            if base.values.insert(token).inserted { new.append((ref.description, text)) }
+        }
+        state.baselines[rule.id, default: [:]][key] = base
+        guard !new.isEmpty, let first = state.firstEventTs, e.ts >= first + fs.learningPeriod,
+              fs.when.evaluate(subject, rules.calendars) else { return }
+        let newText = new.map { "\($0.0) \($0.1)" }.joined(separator: " and ")
+        raise(i, subject: subject, ts: e.ts, actor: e.actor, requestID: e.requestID, vars: ["new": newText],
+              evidence: Evidence(requestIDs: [e.requestID], newValues: Dictionary(new, uniquingKeysWith: { a, _ in a })),
+              discriminator: newText)
+    }
+
+    private mutating func sequence(_ i: Int, subject: Subject) {
+        let rule = rules.rules[i]
+        guard case .sequence(let s) = rule.kind, let e = subject.event, s.trigger.evaluate(subject, rules.calendars) else { return }
+        let record = state.requests[e.requestID]
+        var reason: String?
+        if let d = record?.latestDecision(in: s.decisions, atOrBefore: e.ts) {
+            if d.kind != s.mustBe {
+                reason = "after its latest decision, \(d.kind) at \(d.ts.rfc3339)"
+            } else if s.checkExpiry, let exp = d.expiresAt, exp < e.ts {
+                reason = "after its \(d.kind) expired at \(exp.rfc3339)"
+            }
+        } else {
+            reason = record?.request == nil ? "without any request or \(s.mustBe)" : "without any \(s.mustBe)"
+        }
+        guard let reason else { return }
+        raise(i, subject: subject, ts: e.ts, actor: e.actor, requestID: e.requestID, vars: ["reason": reason],
+              evidence: Evidence(requestIDs: [e.requestID]))
+    }
+
+    private mutating func fire(_ t: PendingTimer) {
+        guard let idx = rules.rules.firstIndex(where: { $0.id == t.rule }), case .absence(let a) = rules.rules[idx].kind else { return }
+        let record = state.requests[t.requestID]
+        if let record, record.hasDecision(in: a.expect, atOrBefore: t.deadline) { return }
+        guard let start = record?.request else { return }
+        let subject = Subject(event: start, request: start)
+        let actor = start.namedRequester ?? start.actor
+        raise(idx, subject: subject, ts: t.deadline, actor: actor, requestID: t.requestID,
+              vars: ["within": a.within.description], evidence: Evidence(requestIDs: [t.requestID]))
+    }
+
+    // MARK: - Findings
+
+    private mutating func raise(_ i: Int, subject: Subject, ts: Timestamp, actor: String, requestID: String?,
+                                vars: [String: String], evidence: Evidence, discriminator: String = "") {
+        let rule = rules.rules[i]
+        if let sup = rule.suppression, let keyText = subject.value(sup.by).text {
+            let key = sup.by.isIdentity ? Identity.key(keyText) : keyText
+            if let last = state.lastFired[rule.id]?[key], ts < last + sup.span { return }
+            state.lastFired[rule.id, default: [:]][key] = ts
+        }
+        let actorKey = Identity.key(actor)
+        let f = Finding(id: Finding.makeID(rule: rule.id, actorKey: actorKey, requestID: requestID, ts: ts, discriminator: discriminator),
+                        rule: rule.id, severity: rule.severity, ts: ts, actor: actor, requestID: requestID,
+                        summary: rule.summary.render(subject, vars), evidence: evidence)
+        state.stats.findingsByRule[rule.id, default: 0] += 1
+        emitted.append(f)
+        if !findingThresholds.isEmpty && !rule.readsFindings {
+            state.seq &+= 1
+            state.findingQueue.push(QueuedFinding(finding: f, seq: state.seq))
+        }
+    }
+
+    // MARK: - Memory
+
+    /// Drops state no window needs any more, and the oldest keys beyond the ceiling.
+    private mutating func sweep() {
+        let w = state.watermark
+        let cutoff = w - retention
+        state.requests = state.requests.filter { $0.value.lastTs > cutoff }
+        for i in eventThresholds + findingThresholds {
+            guard case .threshold(let t) = rules.rules[i].kind else { continue }
+            let id = rules.rules[i].id
+            state.windows[id] = state.windows[id]?.filter { ($0.value.newest ?? .distantPast) > w - t.window }
+        }
+        for r in rules.rules {
+            guard let sup = r.suppression else { continue }
+            state.lastFired[r.id] = state.lastFired[r.id]?.filter { $0.value + sup.span > w }
+        }
+        if state.requests.count > config.maxKeys {
+            let excess = state.requests.count - config.maxKeys
+            for (k, _) in state.requests.sorted(by: { $0.value.lastTs < $1.value.lastTs }).prefix(excess) { state.requests[k] = nil }
+            state.stats.evicted += excess
+        }
+        for (id, table) in state.baselines where table.count > config.maxKeys {
+            let excess = table.count - config.maxKeys
+            var t = table
+            for (k, _) in table.sorted(by: { $0.value.lastSeen < $1.value.lastSeen }).prefix(excess) { t[k] = nil }
+            state.baselines[id] = t
+            state.stats.evicted += excess
+        }
+    }
+}

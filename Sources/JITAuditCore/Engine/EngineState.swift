@@ -1,0 +1,104 @@
+/// Everything the engine knows between events. Codable so the store can
+/// checkpoint it with the events and findings it goes with, and a restart
+/// resumes exactly where the last checkpoint left off.
+public struct EngineState: Codable, Sendable {
+    /// Largest event time seen.
+    public var maxTs: Timestamp?
+    /// Event time up to which the stream is taken as complete.
+    public var watermark: Timestamp = .distantPast
+    /// Time of the first event ever processed; learning periods count from it.
+    public var firstEventTs: Timestamp?
+    var seq: UInt64 = 0
+    var reorder = MinHeap<PendingEvent>()
+    var timers = MinHeap<PendingTimer>()
+    var findingQueue = MinHeap<QueuedFinding>()
+    var requests: [String: RequestRecord] = [:]
+    /// Per rule id: window state per group key.
+    var windows: [String: [String: WindowState]] = [:]
+    /// Per rule id: known values per group key.
+    var baselines: [String: [String: Baseline]] = [:]
+    /// Per rule id: when each key last fired (suppression).
+    var lastFired: [String: [String: Timestamp]] = [:]
+    var lastSweep: Timestamp?
+    public var stats = EngineStats()
+
+    public init() {}
+}
+
+/// Counters reported in summaries and status lines.
+public struct EngineStats: Codable, Sendable, Equatable {
+    public var events: Int = 0
+    /// Events stamped before the watermark when they arrived.
+    public var late: Int = 0
+    public var findingsByRule: [String: Int] = [:]
+    /// Keys dropped because a ceiling was reached.
+    public var evicted: Int = 0
+    public init() {}
+    public var findings: Int { findingsByRule.values.reduce(0, +) }
+}
+
+struct PendingEvent: Comparable, Codable, Sendable {
+    var event: Event
+    var seq: UInt64
+    /// Match rules were already evaluated on arrival.
+    var matched: Bool
+    static func < (a: PendingEvent, b: PendingEvent) -> Bool { (a.event.ts, a.seq) < (b.event.ts, b.seq) }
+    static func == (a: PendingEvent, b: PendingEvent) -> Bool { a.seq == b.seq }
+}
+
+struct PendingTimer: Comparable, Codable, Sendable {
+    var deadline: Timestamp
+    var seq: UInt64
+    var rule: String
+    var requestID: String
+    var start: Timestamp
+    static func < (a: PendingTimer, b: PendingTimer) -> Bool { (a.deadline, a.seq) < (b.deadline, b.seq) }
+    static func == (a: PendingTimer, b: PendingTimer) -> Bool { a.seq == b.seq }
+}
+
+struct QueuedFinding: Comparable, Codable, Sendable {
+    var finding: Finding
+    var seq: UInt64
+    static func < (a: QueuedFinding, b: QueuedFinding) -> Bool { (a.finding.ts, a.seq) < (b.finding.ts, b.seq) }
+    static func == (a: QueuedFinding, b: QueuedFinding) -> Bool { a.seq == b.seq }
+}
+
+/// A sliding window of one group key.
+struct WindowState: Codable, Sendable {
+    struct Entry: Codable, Sendable {
+        var ts: Timestamp
+        /// Request id (event rules) or finding id (finding rules).
+        var ref: String
+        /// Rule id of a counted finding.
+        var rule: String?
+        /// Request id of a counted finding.
+        var requestID: String?
+    }
+    var entries: [Entry] = []
+    var head = 0
+    var armed = true
+
+    var count: Int { entries.count - head }
+    var newest: Timestamp? { entries.last?.ts }
+
+    /// Forgets entries at or before `cutoff`.
+    mutating func expire(before cutoff: Timestamp) {
+        while head < entries.count, entries[head].ts <= cutoff { head += 1 }
+        if head > 32 && head * 2 > entries.count { entries.removeFirst(head); head = 0 }
+    }
+
+    mutating func append(_ e: Entry) {
+        // Late arrivals are inserted in time order so expiry stays a prefix cut.
+        var i = entries.count
+        while i > head, entries[i - 1].ts > e.ts { i -= 1 }
+        entries.insert(e, at: i)
+    }
+
+    var live: ArraySlice<Entry> { entries[head...] }
+}
+
+/// Values seen for one group key of a first-seen rule.
+struct Baseline: Codable, Sendable {
+    var values: Set<String> = []
+    var lastSeen: Timestamp
+}

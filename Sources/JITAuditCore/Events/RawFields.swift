@@ -1,0 +1,156 @@
+/// Schema v1 field names the decoder recognises.
+enum Field: Int, CaseIterable {
+    case ts, event, requestID, actor, requester, action, resource, environment, priority
+    case justification, ticket, sourceIP, deviceID, userAgent, expiresAt, outcome, details
+
+    var name: String {
+        switch self {
+        case .ts: "ts"
+        case .event: "event"
+        case .requestID: "request_id"
+        case .actor: "actor"
+        case .requester: "requester"
+        case .action: "action"
+        case .resource: "resource"
+        case .environment: "environment"
+        case .priority: "priority"
+        case .justification: "justification"
+        case .ticket: "ticket"
+        case .sourceIP: "source_ip"
+        case .deviceID: "device_id"
+        case .userAgent: "user_agent"
+        case .expiresAt: "expires_at"
+        case .outcome: "outcome"
+        case .details: "details"
+        }
+    }
+
+    var bit: UInt32 { 1 << UInt32(rawValue) }
+
+    static let byName: [String: Field] = Dictionary(uniqueKeysWithValues: allCases.map { ($0.name, $0) })
+    private static let names: [[UInt8]] = allCases.map { Array($0.name.utf8) }
+
+    static func lookup(_ name: String) -> Field? { byName[name] }
+
+    /// Looks a key up by its raw bytes without building a `String`.
+    @inline(__always) static func lookup(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Field? {
+        let len = end - start
+        guard len >= 2, len <= 13 else { return nil }
+        let first = p[start]
+        for f in allCases {
+            let n = names[f.rawValue]
+            if n.count != len || n[0] != first { continue }
+            var k = 1
+            while k < len, n[k] == p[start + k] { k += 1 }
+            if k == len { return f }
+        }
+        return nil
+    }
+}
+
+/// The schema fields found on a line, as spans into it, before validation.
+struct RawFields {
+    var seen: UInt32 = 0
+    var spans = [JSONScanner.StringSpan](repeating: .init(start: 0, end: 0, hasEscapes: false), count: Field.allCases.count)
+    var scanner: JSONScanner?
+
+    mutating func set(_ f: Field, _ span: JSONScanner.StringSpan, scanner: JSONScanner) {
+        spans[f.rawValue] = span
+        if self.scanner == nil { self.scanner = scanner }
+    }
+
+    func has(_ f: Field) -> Bool { seen & f.bit != 0 }
+
+    func string(_ f: Field) -> String? {
+        guard has(f), let scanner else { return nil }
+        return scanner.decode(spans[f.rawValue])
+    }
+
+    func withBytes<R>(_ f: Field, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        let s = spans[f.rawValue]
+        if s.hasEscapes, let text = string(f) {
+            var t = text
+            return t.withUTF8(body)
+        }
+        return body(UnsafeBufferPointer(rebasing: scanner!.p[s.start..<s.end]))
+    }
+
+    func require(_ f: Field) throws(Rejection) {
+        guard has(f) else { throw Rejection(.missingField, "missing required field \"\(f.name)\"") }
+    }
+
+    func enumValue<T>(_ f: Field, _ parse: (String) -> T?, allowed: String) throws(Rejection) -> T? {
+        guard let s = string(f) else { return nil }
+        guard let v = parse(s) else {
+            throw Rejection(.badValue, "field \"\(f.name)\": expected one of \(allowed), got \(quoted(s))")
+        }
+        return v
+    }
+
+    func timestamp(_ f: Field) throws(Rejection) -> Timestamp? {
+        guard has(f) else { return nil }
+        guard let t = withBytes(f, { RFC3339.parse($0) }) else {
+            throw Rejection(.badValue, "field \"\(f.name)\": expected an RFC 3339 timestamp with offset, got \(quoted(string(f) ?? ""))")
+        }
+        return t
+    }
+
+    func identifier(_ f: Field, maxBytes: Int) throws(Rejection) -> String {
+        try require(f)
+        let s = string(f)!
+        if s.utf8.count > maxBytes {
+            throw Rejection(.badValue, "field \"\(f.name)\": longer than \(maxBytes) bytes (\(s.utf8.count))")
+        }
+        if s.trimmingWhitespace.isEmpty {
+            throw Rejection(.badValue, "field \"\(f.name)\": must not be empty or blank")
+        }
+        return s
+    }
+
+    mutating func makeEvent(maxIdentifierBytes: Int) throws(Rejection) -> Event {
+        try require(.ts)
+        try require(.event)
+        let ts = try timestamp(.ts)!
+        let kind = try enumValue(.event, EventKind.init(name:), allowed: "request, approve, reject, execute, revoke, cancel, expire")!
+        let requestID = try identifier(.requestID, maxBytes: maxIdentifierBytes)
+        let actor = try identifier(.actor, maxBytes: maxIdentifierBytes)
+        var e = Event(ts: ts, kind: kind, requestID: requestID, actor: actor)
+        if has(.requester) {
+            let r = try identifier(.requester, maxBytes: maxIdentifierBytes)
+            e.requester = Identity.trim(r)
+        }
+        e.priority = try enumValue(.priority, Priority.init(name:), allowed: "low, normal, high, critical")
+        e.outcome = try enumValue(.outcome, Outcome.init(name:), allowed: "success, failure")
+        e.expiresAt = try timestamp(.expiresAt)
+        if has(.sourceIP) {
+            guard let ip = withBytes(.sourceIP, { IPAddress.parse($0) }) else {
+                throw Rejection(.badValue, "field \"source_ip\": expected an IPv4 or IPv6 address, got \(quoted(string(.sourceIP) ?? ""))")
+            }
+            e.sourceIP = ip
+        }
+        e.action = string(.action)
+        e.resource = string(.resource)
+        e.environment = string(.environment)
+        e.justification = string(.justification)
+        e.ticket = string(.ticket)
+        e.deviceID = string(.deviceID)
+        e.userAgent = string(.userAgent)
+        return e
+    }
+}
+
+/// A value quoted for an error message, cut and escaped so hostile input stays one readable line.
+func quoted(_ s: String, limit: Int = 64) -> String {
+    var out = "\""
+    for (n, scalar) in s.unicodeScalars.enumerated() {
+        if n >= limit { out += "…"; break }
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case _ where scalar.value < 0x20 || scalar.value == 0x7F || (scalar.value >= 0x80 && scalar.value < 0xA0):
+            out += "\\u{\(String(scalar.value, radix: 16))}"
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out + "\""
+}
