@@ -50,6 +50,7 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "JITAuditCoreTests", dependencies: ["JITAuditCore"], swiftSettings: strictSettings),
+        .testTarget(name: "JITAuditStoreTests", dependencies: ["JITAuditStore"], swiftSettings: strictSettings),
         .testTarget(name: "jitauditTests", dependencies: ["JITAuditCore", "JITAuditDaemon"], swiftSettings: strictSettings),
     ]
 )

@@ -11,7 +11,10 @@
 public struct Engine: Sendable {
     public let rules: RuleSet
     public let config: EngineConfig
-    public private(set) var state: EngineState
+    private var core: EngineState
+    /// Keyed state per rule, by index into `rules.rules` (kept out of `core` on
+    /// the hot path so a lookup hashes the key, not the rule id too).
+    private var perRule: [RuleState]
     private var emitted: [Finding] = []
 
     // Rules by role, as indexes into `rules.rules`.
@@ -27,7 +30,9 @@ public struct Engine: Sendable {
     public init(rules: RuleSet, config: EngineConfig, state: EngineState = EngineState()) {
         self.rules = rules
         self.config = config
-        self.state = state
+        self.core = state
+        self.perRule = rules.rules.map { state.rules[$0.id] ?? RuleState() }
+        self.core.rules = [:]
         var m: [Int] = [], et: [Int] = [], ft: [Int] = [], fs: [Int] = [], ab: [Int] = [], sq: [Int] = []
         var longest = TimeSpan.zero
         for (i, r) in rules.rules.enumerated() {
@@ -41,14 +46,21 @@ public struct Engine: Sendable {
         }
         precondition(ab.count <= 64, "at most 64 absence rules")
         (matchRules, eventThresholds, findingThresholds, firstSeenRules, absenceRules, sequenceRules) = (m, et, ft, fs, ab, sq)
-        // A request must outlive its longest deadline, or an absence would fire on forgotten state.
+        // A request must outlive its longest deadline, or an absence would fire on forgotten core.
         retention = max(config.requestRetention, TimeSpan(micros: longest.micros + config.allowedLateness.micros))
         sweepInterval = max(.hours(1), TimeSpan(micros: retention.micros / 4))
     }
 
+    /// The whole state, for a checkpoint. Rules' state is keyed by rule id.
+    public var state: EngineState {
+        var s = core
+        for (i, r) in rules.rules.enumerated() { s.rules[r.id] = perRule[i] }
+        return s
+    }
+
     /// Current watermark: events at or before it are final.
-    public var watermark: Timestamp { state.watermark }
-    public var stats: EngineStats { state.stats }
+    public var watermark: Timestamp { core.watermark }
+    public var stats: EngineStats { core.stats }
     public var hasFindings: Bool { !emitted.isEmpty }
 
     /// Returns the findings raised since the last call, in the order raised.
@@ -59,62 +71,60 @@ public struct Engine: Sendable {
 
     /// Takes one accepted event in arrival order.
     public mutating func ingest(_ event: Event) {
-        state.stats.events += 1
-        if event.ts < state.watermark { state.stats.late += 1 }
-        if state.maxTs.map({ event.ts > $0 }) ?? true { state.maxTs = event.ts }
-        state.seq &+= 1
-        var record = state.requests[event.requestID] ?? RequestRecord(lastTs: event.ts)
-        record.record(event)
-        state.requests[event.requestID] = record
+        core.stats.events += 1
+        if event.ts < core.watermark { core.stats.late += 1 }
+        if core.maxTs.map({ event.ts > $0 }) ?? true { core.maxTs = event.ts }
+        core.seq &+= 1
+        let request = core.requests[event.requestID, default: RequestRecord(lastTs: event.ts)].record(event)
         // Rules over one event and its request need not wait for the watermark
         // once the request is known: later events cannot change their verdict.
         var matched = false
-        if record.request != nil || event.kind == .request {
-            runMatchRules(event, request: record.request)
+        if request != nil || event.kind == .request {
+            runMatchRules(event, request: request)
             matched = true
         }
-        state.reorder.push(PendingEvent(event: event, seq: state.seq, matched: matched))
-        if let maxTs = state.maxTs { advance(to: maxTs - config.allowedLateness) }
+        core.reorder.push(PendingEvent(event: event, seq: core.seq, matched: matched))
+        if let maxTs = core.maxTs { advance(to: maxTs - config.allowedLateness) }
     }
 
     /// Moves the watermark forward (never back) and processes what it passes.
     public mutating func advance(to watermark: Timestamp) {
-        if watermark > state.watermark { state.watermark = watermark }
-        let w = state.watermark
+        if watermark > core.watermark { core.watermark = watermark }
+        let w = core.watermark
         while true {
-            let nextEvent = state.reorder.top.map(\.event.ts)
-            let nextTimer = state.timers.top?.deadline
+            let nextEvent = core.reorder.top.map(\.event.ts)
+            let nextTimer = core.timers.top?.deadline
             if let e = nextEvent, e <= w, nextTimer.map({ e <= $0 }) ?? true {
-                release(state.reorder.pop()!)
+                release(core.reorder.pop()!)
             } else if let t = nextTimer, t <= w {
-                fire(state.timers.pop()!)
+                fire(core.timers.pop()!)
             } else {
                 break
             }
         }
-        while let q = state.findingQueue.top, q.finding.ts <= w {
-            state.findingQueue.pop()
+        while let q = core.findingQueue.top, q.finding.ts <= w {
+            core.findingQueue.pop()
             for i in findingThresholds { threshold(i, subject: Subject(finding: q.finding)) }
         }
-        if let last = state.lastSweep {
-            if w - last >= sweepInterval { sweep(); state.lastSweep = w }
+        if let last = core.lastSweep {
+            if w - last >= sweepInterval { sweep(); core.lastSweep = w }
         } else if w > .distantPast {
-            state.lastSweep = w
+            core.lastSweep = w
         }
     }
 
     /// End of input: the watermark moves to the last event time, so every event
     /// is processed and every deadline already reached fires.
     public mutating func finish() {
-        if let maxTs = state.maxTs { advance(to: maxTs) }
+        if let maxTs = core.maxTs { advance(to: maxTs) }
     }
 
     // MARK: - Processing in event-time order
 
     private mutating func release(_ p: PendingEvent) {
         let e = p.event
-        if state.firstEventTs == nil { state.firstEventTs = e.ts }
-        let request = state.requests[e.requestID]?.request
+        if core.firstEventTs == nil { core.firstEventTs = e.ts }
+        let request = core.requests[e.requestID]?.request
         if !p.matched { runMatchRules(e, request: request) }
         let subject = Subject(event: e, request: request)
         for i in eventThresholds { threshold(i, subject: subject) }
@@ -122,11 +132,10 @@ public struct Engine: Sendable {
         for (bit, i) in absenceRules.enumerated() {
             guard case .absence(let a) = rules.rules[i].kind, a.start.evaluate(subject, rules.calendars) else { continue }
             // One deadline per request, from its first start event.
-            guard var rec = state.requests[e.requestID], rec.absenceStarted & (1 << UInt64(bit)) == 0 else { continue }
-            rec.absenceStarted |= 1 << UInt64(bit)
-            state.requests[e.requestID] = rec
-            state.seq &+= 1
-            state.timers.push(PendingTimer(deadline: e.ts + a.within, seq: state.seq, rule: rules.rules[i].id,
+            guard let started = core.requests[e.requestID]?.absenceStarted, started & (1 << UInt64(bit)) == 0 else { continue }
+            core.requests[e.requestID]!.absenceStarted |= 1 << UInt64(bit)
+            core.seq &+= 1
+            core.timers.push(PendingTimer(deadline: e.ts + a.within, seq: core.seq, rule: rules.rules[i].id,
                                            requestID: e.requestID, start: e.ts))
         }
         for i in sequenceRules { sequence(i, subject: subject) }
@@ -147,7 +156,7 @@ public struct Engine: Sendable {
         guard let display = groupValue.text else { return }
         let key = t.groupBy.isIdentity ? Identity.key(display) : display
         let ts = subject.ts
-        var w = state.windows[rule.id, default: [:]][key] ?? WindowState()
+        var w = perRule[i].windows.removeValue(forKey: key) ?? WindowState()
         w.expire(before: ts - t.window)
         if t.rearm && w.count < t.count { w.armed = true }
         let ref = subject.finding?.id ?? subject.event!.requestID
@@ -157,7 +166,7 @@ public struct Engine: Sendable {
             fire = true
             if t.rearm { w.armed = false }
         }
-        state.windows[rule.id, default: [:]][key] = w
+        perRule[i].windows[key] = w
         guard fire else { return }
         let live = w.live
         var vars = ["count": String(w.count), "window": t.window.description, "group": display]
@@ -184,18 +193,23 @@ public struct Engine: Sendable {
         guard fs.learnFrom.evaluate(subject, rules.calendars) else { return }
         guard let display = subject.value(fs.groupBy).text else { return }
         let key = fs.groupBy.isIdentity ? Identity.key(display) : display
-        var base = state.baselines[rule.id, default: [:]][key] ?? Baseline(lastSeen: e.ts)
-        if e.ts > base.lastSeen { base.lastSeen = e.ts }
         var new: [(String, String)] = []
-        for ref in fs.values {
-            let v = subject.value(ref)
-            guard let text = v.text else { continue }
-            if fs.trustedNetworks, case .ip(let ip) = v, config.trustedNetworks.contains(where: { $0.contains(ip) }) { continue }
-            let token = ref.description + "=" + text
-            if base.values.insert(token).inserted { new.append((ref.description, text)) }
+        perRule[i].baselines[key, default: Baseline(lastSeen: e.ts)].learn { base in
+            if e.ts > base.lastSeen { base.lastSeen = e.ts }
+            for ref in fs.values {
+                let token: BaselineValue
+                switch subject.value(ref) {
+                case .absent: continue
+                case .ip(let ip):
+                    if fs.trustedNetworks, config.trustedNetworks.contains(where: { $0.contains(ip) }) { continue }
+                    token = .ip(ip)
+                case let v:
+                    token = .text(field: ref.description, value: v.text!)
+                }
+                if base.values.insert(token).inserted { new.append((ref.description, subject.value(ref).text!)) }
+            }
         }
-        state.baselines[rule.id, default: [:]][key] = base
-        guard !new.isEmpty, let first = state.firstEventTs, e.ts >= first + fs.learningPeriod,
+        guard !new.isEmpty, let first = core.firstEventTs, e.ts >= first + fs.learningPeriod,
               fs.when.evaluate(subject, rules.calendars) else { return }
         let newText = new.map { "\($0.0) \($0.1)" }.joined(separator: " and ")
         raise(i, subject: subject, ts: e.ts, actor: e.actor, requestID: e.requestID, vars: ["new": newText],
@@ -206,7 +220,7 @@ public struct Engine: Sendable {
     private mutating func sequence(_ i: Int, subject: Subject) {
         let rule = rules.rules[i]
         guard case .sequence(let s) = rule.kind, let e = subject.event, s.trigger.evaluate(subject, rules.calendars) else { return }
-        let record = state.requests[e.requestID]
+        let record = core.requests[e.requestID]
         var reason: String?
         if let d = record?.latestDecision(in: s.decisions, atOrBefore: e.ts) {
             if d.kind != s.mustBe {
@@ -224,7 +238,7 @@ public struct Engine: Sendable {
 
     private mutating func fire(_ t: PendingTimer) {
         guard let idx = rules.rules.firstIndex(where: { $0.id == t.rule }), case .absence(let a) = rules.rules[idx].kind else { return }
-        let record = state.requests[t.requestID]
+        let record = core.requests[t.requestID]
         if let record, record.hasDecision(in: a.expect, atOrBefore: t.deadline) { return }
         guard let start = record?.request else { return }
         let subject = Subject(event: start, request: start)
@@ -240,18 +254,18 @@ public struct Engine: Sendable {
         let rule = rules.rules[i]
         if let sup = rule.suppression, let keyText = subject.value(sup.by).text {
             let key = sup.by.isIdentity ? Identity.key(keyText) : keyText
-            if let last = state.lastFired[rule.id]?[key], ts < last + sup.span { return }
-            state.lastFired[rule.id, default: [:]][key] = ts
+            if let last = perRule[i].lastFired[key], ts < last + sup.span { return }
+            perRule[i].lastFired[key] = ts
         }
         let actorKey = Identity.key(actor)
         let f = Finding(id: Finding.makeID(rule: rule.id, actorKey: actorKey, requestID: requestID, ts: ts, discriminator: discriminator),
                         rule: rule.id, severity: rule.severity, ts: ts, actor: actor, requestID: requestID,
                         summary: rule.summary.render(subject, vars), evidence: evidence)
-        state.stats.findingsByRule[rule.id, default: 0] += 1
+        core.stats.findingsByRule[rule.id, default: 0] += 1
         emitted.append(f)
         if !findingThresholds.isEmpty && !rule.readsFindings {
-            state.seq &+= 1
-            state.findingQueue.push(QueuedFinding(finding: f, seq: state.seq))
+            core.seq &+= 1
+            core.findingQueue.push(QueuedFinding(finding: f, seq: core.seq))
         }
     }
 
@@ -259,29 +273,27 @@ public struct Engine: Sendable {
 
     /// Drops state no window needs any more, and the oldest keys beyond the ceiling.
     private mutating func sweep() {
-        let w = state.watermark
+        let w = core.watermark
         let cutoff = w - retention
-        state.requests = state.requests.filter { $0.value.lastTs > cutoff }
+        core.requests = core.requests.filter { $0.value.lastTs > cutoff }
         for i in eventThresholds + findingThresholds {
             guard case .threshold(let t) = rules.rules[i].kind else { continue }
-            let id = rules.rules[i].id
-            state.windows[id] = state.windows[id]?.filter { ($0.value.newest ?? .distantPast) > w - t.window }
+            perRule[i].windows = perRule[i].windows.filter { ($0.value.newest ?? .distantPast) > w - t.window }
         }
-        for r in rules.rules {
+        for (i, r) in rules.rules.enumerated() {
             guard let sup = r.suppression else { continue }
-            state.lastFired[r.id] = state.lastFired[r.id]?.filter { $0.value + sup.span > w }
+            perRule[i].lastFired = perRule[i].lastFired.filter { $0.value + sup.span > w }
         }
-        if state.requests.count > config.maxKeys {
-            let excess = state.requests.count - config.maxKeys
-            for (k, _) in state.requests.sorted(by: { $0.value.lastTs < $1.value.lastTs }).prefix(excess) { state.requests[k] = nil }
-            state.stats.evicted += excess
+        if core.requests.count > config.maxKeys {
+            let excess = core.requests.count - config.maxKeys
+            for (k, _) in core.requests.sorted(by: { $0.value.lastTs < $1.value.lastTs }).prefix(excess) { core.requests[k] = nil }
+            core.stats.evicted += excess
         }
-        for (id, table) in state.baselines where table.count > config.maxKeys {
+        for i in firstSeenRules where perRule[i].baselines.count > config.maxKeys {
+            let table = perRule[i].baselines
             let excess = table.count - config.maxKeys
-            var t = table
-            for (k, _) in table.sorted(by: { $0.value.lastSeen < $1.value.lastSeen }).prefix(excess) { t[k] = nil }
-            state.baselines[id] = t
-            state.stats.evicted += excess
+            for (k, _) in table.sorted(by: { $0.value.lastSeen < $1.value.lastSeen }).prefix(excess) { perRule[i].baselines[k] = nil }
+            core.stats.evicted += excess
         }
     }
 }

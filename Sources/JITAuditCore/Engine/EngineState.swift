@@ -13,12 +13,9 @@ public struct EngineState: Codable, Sendable {
     var timers = MinHeap<PendingTimer>()
     var findingQueue = MinHeap<QueuedFinding>()
     var requests: [String: RequestRecord] = [:]
-    /// Per rule id: window state per group key.
-    var windows: [String: [String: WindowState]] = [:]
-    /// Per rule id: known values per group key.
-    var baselines: [String: [String: Baseline]] = [:]
-    /// Per rule id: when each key last fired (suppression).
-    var lastFired: [String: [String: Timestamp]] = [:]
+    /// Per rule id: windows, baselines and suppression. Kept by id so a reload
+    /// keeps the state of the rules that did not change.
+    var rules: [String: RuleState] = [:]
     var lastSweep: Timestamp?
     public var stats = EngineStats()
 
@@ -97,8 +94,26 @@ struct WindowState: Codable, Sendable {
     var live: ArraySlice<Entry> { entries[head...] }
 }
 
+/// One rule's keyed state.
+struct RuleState: Codable, Sendable {
+    /// Threshold rules: the window of each group key.
+    var windows: [String: WindowState] = [:]
+    /// First-seen rules: known values of each group key.
+    var baselines: [String: Baseline] = [:]
+    /// Suppression: when each key last fired.
+    var lastFired: [String: Timestamp] = [:]
+}
+
 /// Values seen for one group key of a first-seen rule.
 struct Baseline: Codable, Sendable {
-    var values: Set<String> = []
+    var values: Set<BaselineValue> = []
     var lastSeen: Timestamp
+
+    mutating func learn(_ body: (inout Baseline) -> Void) { body(&self) }
+}
+
+/// A known value: addresses compare as addresses, other text as written.
+enum BaselineValue: Hashable, Codable, Sendable {
+    case ip(IPAddress)
+    case text(field: String, value: String)
 }

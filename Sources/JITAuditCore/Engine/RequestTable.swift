@@ -19,7 +19,9 @@ struct RequestRecord: Codable, Sendable {
 
     init(lastTs: Timestamp) { self.lastTs = lastTs }
 
-    mutating func record(_ e: Event) {
+    /// Adds an event; returns the request event known for this id.
+    @discardableResult
+    mutating func record(_ e: Event) -> Event? {
         if e.ts > lastTs { lastTs = e.ts }
         switch e.kind {
         case .request:
@@ -32,6 +34,7 @@ struct RequestRecord: Codable, Sendable {
             while i > 0, decisions[i - 1].ts > d.ts { i -= 1 }
             decisions.insert(d, at: i)
         }
+        return request
     }
 
     /// The latest decision of one of `kinds` stamped at or before `ts`.

@@ -51,43 +51,94 @@ public enum Outcome: UInt8, Sendable, Codable, CaseIterable, CustomStringConvert
     }
 }
 
-/// One accepted approval event (schema v1). Text fields hold the decoded JSON
-/// strings; `details` and unknown fields are not materialised (they stay in the
-/// raw line, which the audit log keeps).
-public struct Event: Sendable, Codable, Hashable {
-    public var ts: Timestamp
-    public var kind: EventKind
-    public var requestID: String
+/// One accepted approval event (schema v1).
+///
+/// A reference type so the engine's queues and tables share one copy. Fields
+/// the detectors read on every event are decoded eagerly; free text (action,
+/// resource, environment, justification, ticket, user agent) is decoded from
+/// the kept raw line only when a rule or summary reads it. `details` and
+/// unknown fields stay in the raw line, which the audit log keeps.
+public final class Event: Sendable, Codable {
+    public let ts: Timestamp
+    public let kind: EventKind
+    public let requestID: String
     /// The actor as written, trimmed.
-    public var actor: String
+    public let actor: String
     /// The actor's identity key: trimmed and lower-cased (SPEC §1).
-    public var actorKey: String
+    public let actorKey: String
     /// The original requester, trimmed, when the event names one.
-    public var requester: String?
-    public var action: String?
-    public var resource: String?
-    public var environment: String?
-    public var priority: Priority?
-    public var justification: String?
-    public var ticket: String?
-    public var sourceIP: IPAddress?
-    public var deviceID: String?
-    public var userAgent: String?
-    public var expiresAt: Timestamp?
-    public var outcome: Outcome?
+    public let requester: String?
+    public let priority: Priority?
+    public let sourceIP: IPAddress?
+    public let deviceID: String?
+    public let expiresAt: Timestamp?
+    public let outcome: Outcome?
+    /// The line as received (without newline), valid UTF-8 JSON.
+    public let raw: [UInt8]
+    let lazy: LazyFields
 
-    public init(ts: Timestamp, kind: EventKind, requestID: String, actor: String) {
+    /// Byte spans of free-text fields inside `raw`.
+    struct LazyFields: Sendable {
+        var spans: [JSONScanner.StringSpan?]  // indexed by LazyField
+    }
+
+    enum LazyField: Int, CaseIterable { case action, resource, environment, justification, ticket, userAgent }
+
+    init(ts: Timestamp, kind: EventKind, requestID: String, actor: String, requester: String?, priority: Priority?,
+         sourceIP: IPAddress?, deviceID: String?, expiresAt: Timestamp?, outcome: Outcome?, raw: [UInt8], lazy: LazyFields) {
         self.ts = ts
         self.kind = kind
         self.requestID = requestID
         self.actor = Identity.trim(actor)
         self.actorKey = Identity.key(actor)
+        self.requester = requester.map(Identity.trim)
+        self.priority = priority
+        self.sourceIP = sourceIP
+        self.deviceID = deviceID
+        self.expiresAt = expiresAt
+        self.outcome = outcome
+        self.raw = raw
+        self.lazy = lazy
     }
+
+    private func text(_ f: LazyField) -> String? {
+        guard let span = lazy.spans[f.rawValue] else { return nil }
+        return raw.withUnsafeBufferPointer { JSONScanner(p: $0, maxDepth: 0).decode(span) }
+    }
+
+    public var action: String? { text(.action) }
+    public var resource: String? { text(.resource) }
+    public var environment: String? { text(.environment) }
+    public var justification: String? { text(.justification) }
+    public var ticket: String? { text(.ticket) }
+    public var userAgent: String? { text(.userAgent) }
 
     /// The requester this event names: `requester`, or the actor on a `request`.
     public var namedRequester: String? {
         if let r = requester { return r }
         return kind == .request ? actor : nil
+    }
+
+    /// The raw line as text.
+    public var line: String { String(decoding: raw, as: UTF8.self) }
+
+    // Encoded as its raw line and decoded by re-parsing it: one source of truth.
+    public convenience init(from decoder: any Decoder) throws {
+        let line = try decoder.singleValueContainer().decode(String.self)
+        switch LineDecoder(maxIdentifierBytes: Int.max).decode(line) {
+        case .success(let e): self.init(copying: e)
+        case .failure(let r): throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: r.message))
+        }
+    }
+
+    convenience init(copying e: Event) {
+        self.init(ts: e.ts, kind: e.kind, requestID: e.requestID, actor: e.actor, requester: e.requester, priority: e.priority,
+                  sourceIP: e.sourceIP, deviceID: e.deviceID, expiresAt: e.expiresAt, outcome: e.outcome, raw: e.raw, lazy: e.lazy)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(line)
     }
 }
 
@@ -106,10 +157,8 @@ public enum Identity {
     /// allocation) when it is already in key form, which is the common case.
     public static func key(_ s: String) -> String {
         var clean = true
-        for (i, c) in s.utf8.enumerated() {
-            if (c >= 65 && c <= 90) || c >= 0x80 || ((i == 0 || i == s.utf8.count - 1) && isSpace(c)) { clean = false; break }
-        }
-        if clean { return s }
+        for c in s.utf8 where (c >= 65 && c <= 90) || c >= 0x80 { clean = false; break }
+        if clean, let f = s.utf8.first, let l = s.utf8.last, !isSpace(f), !isSpace(l) { return s }
         return String(s.trimmingWhitespace).lowercased()
     }
 

@@ -29,7 +29,7 @@ struct JSONScanner {
             throw Rejection(.notObject, "expected a JSON object, got \(what)")
         }
         i += 1
-        var fields = RawFields()
+        var fields = RawFields(p: p)
         skipWhitespace()
         if i < p.count, p[i] == UInt8(ascii: "}") {
             i += 1
@@ -56,7 +56,7 @@ struct JSONScanner {
                             throw Rejection(.wrongType, "field \"\(field.name)\": expected a string, got \(got)")
                         }
                         let s = try scanString()
-                        fields.set(field, s, scanner: self)
+                        fields.set(field, s)
                     }
                 } else {
                     try skipValue(depth: 1)

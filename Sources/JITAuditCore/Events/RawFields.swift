@@ -52,18 +52,19 @@ enum Field: Int, CaseIterable {
 struct RawFields {
     var seen: UInt32 = 0
     var spans = [JSONScanner.StringSpan](repeating: .init(start: 0, end: 0, hasEscapes: false), count: Field.allCases.count)
-    var scanner: JSONScanner?
+    let p: UnsafeBufferPointer<UInt8>
 
-    mutating func set(_ f: Field, _ span: JSONScanner.StringSpan, scanner: JSONScanner) {
+    init(p: UnsafeBufferPointer<UInt8>) { self.p = p }
+
+    mutating func set(_ f: Field, _ span: JSONScanner.StringSpan) {
         spans[f.rawValue] = span
-        if self.scanner == nil { self.scanner = scanner }
     }
 
     func has(_ f: Field) -> Bool { seen & f.bit != 0 }
 
     func string(_ f: Field) -> String? {
-        guard has(f), let scanner else { return nil }
-        return scanner.decode(spans[f.rawValue])
+        guard has(f) else { return nil }
+        return JSONScanner(p: p, maxDepth: 0).decode(spans[f.rawValue])
     }
 
     func withBytes<R>(_ f: Field, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
@@ -72,7 +73,7 @@ struct RawFields {
             var t = text
             return t.withUTF8(body)
         }
-        return body(UnsafeBufferPointer(rebasing: scanner!.p[s.start..<s.end]))
+        return body(UnsafeBufferPointer(rebasing: p[s.start..<s.end]))
     }
 
     func require(_ f: Field) throws(Rejection) {
@@ -101,7 +102,9 @@ struct RawFields {
         if s.utf8.count > maxBytes {
             throw Rejection(.badValue, "field \"\(f.name)\": longer than \(maxBytes) bytes (\(s.utf8.count))")
         }
-        if s.trimmingWhitespace.isEmpty {
+        // Fast path: a first byte that is printable ASCII and not a space means not blank.
+        let first = s.utf8.first ?? 32
+        if !(first > 32 && first < 127) && s.trimmingWhitespace.isEmpty {
             throw Rejection(.badValue, "field \"\(f.name)\": must not be empty or blank")
         }
         return s
@@ -114,27 +117,25 @@ struct RawFields {
         let kind = try enumValue(.event, EventKind.init(name:), allowed: "request, approve, reject, execute, revoke, cancel, expire")!
         let requestID = try identifier(.requestID, maxBytes: maxIdentifierBytes)
         let actor = try identifier(.actor, maxBytes: maxIdentifierBytes)
-        var e = Event(ts: ts, kind: kind, requestID: requestID, actor: actor)
-        if has(.requester) {
-            let r = try identifier(.requester, maxBytes: maxIdentifierBytes)
-            e.requester = Identity.trim(r)
-        }
-        e.priority = try enumValue(.priority, Priority.init(name:), allowed: "low, normal, high, critical")
-        e.outcome = try enumValue(.outcome, Outcome.init(name:), allowed: "success, failure")
-        e.expiresAt = try timestamp(.expiresAt)
+        var requester: String?
+        if has(.requester) { requester = try identifier(.requester, maxBytes: maxIdentifierBytes) }
+        let priority = try enumValue(.priority, Priority.init(name:), allowed: "low, normal, high, critical")
+        let outcome = try enumValue(.outcome, Outcome.init(name:), allowed: "success, failure")
+        let expiresAt = try timestamp(.expiresAt)
+        var sourceIP: IPAddress?
         if has(.sourceIP) {
             guard let ip = withBytes(.sourceIP, { IPAddress.parse($0) }) else {
                 throw Rejection(.badValue, "field \"source_ip\": expected an IPv4 or IPv6 address, got \(quoted(string(.sourceIP) ?? ""))")
             }
-            e.sourceIP = ip
+            sourceIP = ip
         }
-        e.action = string(.action)
-        e.resource = string(.resource)
-        e.environment = string(.environment)
-        e.justification = string(.justification)
-        e.ticket = string(.ticket)
-        e.deviceID = string(.deviceID)
-        e.userAgent = string(.userAgent)
+        var lazy = Event.LazyFields(spans: [JSONScanner.StringSpan?](repeating: nil, count: Event.LazyField.allCases.count))
+        let lazyMap: [(Event.LazyField, Field)] = [(.action, .action), (.resource, .resource), (.environment, .environment),
+                                                   (.justification, .justification), (.ticket, .ticket), (.userAgent, .userAgent)]
+        for (lf, f) in lazyMap where has(f) { lazy.spans[lf.rawValue] = spans[f.rawValue] }
+        let e = Event(ts: ts, kind: kind, requestID: requestID, actor: actor, requester: requester, priority: priority,
+                      sourceIP: sourceIP, deviceID: string(.deviceID), expiresAt: expiresAt, outcome: outcome,
+                      raw: Array(p), lazy: lazy)
         return e
     }
 }

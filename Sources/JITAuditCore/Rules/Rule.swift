@@ -7,16 +7,27 @@ public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(file):\(line):\(column)" }
 }
 
-/// One detection rule, as loaded from a rule file.
-public struct Rule: Sendable {
-    public var id: String
-    public var severity: Severity
-    public var description: String
-    public var summary: SummaryTemplate
-    public var kind: Kind
+/// One detection rule, as loaded from a rule file. Immutable and shared.
+public final class Rule: Sendable {
+    public let id: String
+    public let severity: Severity
+    public let description: String
+    public let summary: SummaryTemplate
+    public let kind: Kind
     /// After a finding, no other finding of this rule for the same key until `for` has passed.
-    public var suppression: Suppression?
-    public var location: SourceLocation?
+    public let suppression: Suppression?
+    public let location: SourceLocation?
+
+    public init(id: String, severity: Severity, description: String, summary: SummaryTemplate, kind: Kind,
+                suppression: Suppression?, location: SourceLocation?) {
+        self.id = id
+        self.severity = severity
+        self.description = description
+        self.summary = summary
+        self.kind = kind
+        self.suppression = suppression
+        self.location = location
+    }
 
     public enum Kind: Sendable {
         /// Every event matching `when`.
