@@ -24,9 +24,18 @@ struct JSONScanner {
         skipWhitespace()
         guard i < p.count else { throw Rejection(.notJSON, "empty line") }
         guard p[i] == UInt8(ascii: "{") else {
+            // Tell "valid JSON, but not an object" from "not JSON at all".
             let what = valueTypeName(at: i)
-            if what == "invalid JSON" { throw Rejection(.notJSON, "not JSON: unexpected \(describeByte(at: i)) at column \(i + 1)") }
-            throw Rejection(.notObject, "expected a JSON object, got \(what)")
+            let at = i
+            var probe = self
+            var valid = false
+            do throws(Rejection) {
+                try probe.skipValue(depth: 1)
+                probe.skipWhitespace()
+                valid = probe.i == p.count
+            } catch {}
+            if valid { throw Rejection(.notObject, "expected a JSON object, got \(what)") }
+            throw Rejection(.notJSON, "not JSON: unexpected \(describeByte(at: at)) at column \(at + 1)")
         }
         i += 1
         var fields = RawFields(p: p)
