@@ -42,13 +42,17 @@ public enum RuleLoader {
                 continue
             }
             for item in items {
-                guard let rule = loadRule(item, &loader, &d) else { continue }
-                if let prev = seen[rule.id] {
-                    d.append(Diagnostic(code: "duplicate_rule", message: "rule id \(quoted(rule.id)) is already defined at \(prev)", location: rule.location))
-                    continue
+                // Ids are checked for clashes even when the rule has other problems.
+                var duplicate = false
+                if let (_, _, idNode) = item.pairs?.first(where: { $0.key == "id" }), let id = idNode.scalar {
+                    if let prev = seen[id] {
+                        d.append(Diagnostic(code: "duplicate_rule", message: "rule id \(quoted(id)) is already defined at \(prev)", location: idNode.location))
+                        duplicate = true
+                    } else {
+                        seen[id] = idNode.location
+                    }
                 }
-                seen[rule.id] = rule.location
-                rules.append(rule)
+                if let rule = loadRule(item, &loader, &d), !duplicate { rules.append(rule) }
             }
         }
         guard d.isEmpty else { return .failure(LoadError(d)) }
