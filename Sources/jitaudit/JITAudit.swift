@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `jitaudit`: audits Just-In-Time action approvals.
 @main
@@ -8,4 +11,19 @@ struct JITAudit: ParsableCommand {
         abstract: "Audit Just-In-Time action approvals: detect self-approval, rubber-stamping, executions without approval and more.",
         subcommands: [Replay.self, Check.self]
     )
+
+    /// Exit codes per SPEC §4: usage errors are 2 (ArgumentParser's default is 64).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                printError(fullMessage(for: error))
+                Glibc.exit(Exit.usage.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
 }
