@@ -16,6 +16,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         .target(
@@ -36,9 +39,20 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
         .target(
             name: "JITAuditDaemon",
-            dependencies: ["JITAuditCore", "JITAuditStore"],
+            dependencies: [
+                "JITAuditCore", "JITAuditStore", "CSystemd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -51,6 +65,7 @@ let package = Package(
         ),
         .testTarget(name: "JITAuditCoreTests", dependencies: ["JITAuditCore"], swiftSettings: strictSettings),
         .testTarget(name: "JITAuditStoreTests", dependencies: ["JITAuditStore"], swiftSettings: strictSettings),
+        .testTarget(name: "JITAuditDaemonTests", dependencies: ["JITAuditDaemon"], swiftSettings: strictSettings),
         .testTarget(name: "jitauditTests", dependencies: ["JITAuditCore", "JITAuditDaemon"], swiftSettings: strictSettings),
     ]
 )
