@@ -17,7 +17,10 @@ struct Replay: ParsableCommand {
     @Option(help: "Output format: json or text (default: text on a terminal, json otherwise).")
     var format: OutputFormat?
 
-    @Flag(help: "Print no summary on stderr.")
+    @Option(help: ArgumentHelp("Also write every rejected line's location and reason to FILE as JSON lines.", valueName: "FILE"))
+    var rejections: String?
+
+    @Flag(name: [.short, .long], help: "Print no summary on stderr.")
     var quiet = false
 
     func run() throws {
@@ -31,8 +34,22 @@ struct Replay: ParsableCommand {
         var runner = ReplayRunner(engine: Engine(rules: rules, config: config))
         let started = DispatchTime.now()
         let emit: (Finding) -> Void = { f in out.writeLine(format == .json ? FindingFormat.json(f) : FindingFormat.text(f)) }
+        var rejectionLog: OutputWriter?
+        if let rejections {
+            let fd = open(rejections, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else {
+                printError("jitaudit replay: \(rejections): \(String(cString: strerror(errno)))")
+                throw Exit.runtimeFailure
+            }
+            rejectionLog = OutputWriter(fd: fd)
+        }
+        defer { if let rejectionLog { rejectionLog.flush(); close(rejectionLog.fd) } }
         do {
-            for path in files.isEmpty ? ["-"] : files { try runner.run(path: path, onFinding: emit) }
+            for path in files.isEmpty ? ["-"] : files {
+                try runner.run(path: path, onRejection: { r, _, pos in
+                    rejectionLog?.writeLine(RejectionFormat.json(r, at: pos))
+                }, onFinding: emit)
+            }
         } catch {
             out.flush()
             printError("jitaudit replay: \(error)")

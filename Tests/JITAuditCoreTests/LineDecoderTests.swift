@@ -50,6 +50,7 @@ import Testing
         (#"{"ts":"2026-03-02T10:00:00Z","event":"request","request_id":"r","actor":null}"#, .wrongType),
         (#"{"ts":"2026-03-02T10:00:00Z","event":"request","request_id":"r","actor":"a","priority":null}"#, .wrongType),
         (#"{"ts":"2026-03-02T10:00:00Z","event":"request","request_id":"r","actor":"a","priority":{"p":1}}"#, .wrongType),
+        (#"{"ts":"2026-03-02T10:00:00Z","event":"request","request_id":"r","actor":"a","details":null}"#, .wrongType),
         (#"{"ts":"2026-03-02T10:00:00Z","event":"request","request_id":"r","actor":"a","priority":"urgent"}"#, .badValue),
         (#"{"ts":"2026-03-02T10:00:00Z","event":"approved","request_id":"r","actor":"a"}"#, .badValue),
         (#"{"ts":"2026-03-02T10:00:00","event":"request","request_id":"r","actor":"a"}"#, .badValue),

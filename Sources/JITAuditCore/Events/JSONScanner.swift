@@ -57,6 +57,10 @@ struct JSONScanner {
                     if fields.seen & field.bit != 0 { throw Rejection(.duplicateField, "field \"\(field.name)\" appears twice") }
                     fields.seen |= field.bit
                     if field == .details {
+                        // SPEC §1: null is no field's value, `details` included.
+                        if p[i] == UInt8(ascii: "n") {
+                            throw Rejection(.wrongType, "field \"details\": expected a JSON value other than null, got null")
+                        }
                         try skipValue(depth: 1)
                     } else {
                         guard p[i] == UInt8(ascii: "\"") else {

@@ -4,7 +4,7 @@ import Glibc
 
 /// Buffered writes to a file descriptor (stdout, stderr), flushed in large blocks.
 public final class OutputWriter {
-    private let fd: Int32
+    public let fd: Int32
     private var buffer: [UInt8] = []
     private let flushAt: Int
 

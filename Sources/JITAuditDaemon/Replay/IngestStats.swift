@@ -24,3 +24,16 @@ public struct IngestStats: Sendable {
         "\(pos.source):\(pos.line): \(r.message)"
     }
 }
+
+/// A rejected line as one JSON object: where it was and why.
+public enum RejectionFormat {
+    public static func json(_ r: Rejection, at pos: LinePosition) -> String {
+        var out = "{\"source\":"
+        JSONText.appendString(pos.source, to: &out)
+        out += ",\"line\":\(pos.line),\"offset\":\(pos.offset),\"kind\":"
+        JSONText.appendString(r.kind.rawValue, to: &out)
+        out += ",\"reason\":"
+        JSONText.appendString(r.message, to: &out)
+        return out + "}"
+    }
+}
