@@ -15,7 +15,7 @@ public struct EngineConfig: Sendable {
     public var businessCloseMinute: Int = 18 * 60
     public var businessDays: Set<Int> = [1, 2, 3, 4, 5]
     /// How long a request's lifecycle is remembered after its last event.
-    public var requestRetention: TimeSpan = .days(7)
+    public var requestRetention: TimeSpan = .hours(24)
     /// Ceiling on tracked keys per detector; the oldest are evicted beyond it.
     public var maxKeys: Int = 1_000_000
 

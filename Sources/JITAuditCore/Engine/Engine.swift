@@ -275,10 +275,15 @@ public struct Engine: Sendable {
     private mutating func sweep() {
         let w = core.watermark
         let cutoff = w - retention
-        core.requests = core.requests.filter { $0.value.lastTs > cutoff }
+        // Removing in place keeps the table's storage; filtering would copy every record.
+        var expired: [String] = []
+        for (k, v) in core.requests where v.lastTs <= cutoff { expired.append(k) }
+        for k in expired { core.requests.removeValue(forKey: k) }
         for i in eventThresholds + findingThresholds {
             guard case .threshold(let t) = rules.rules[i].kind else { continue }
-            perRule[i].windows = perRule[i].windows.filter { ($0.value.newest ?? .distantPast) > w - t.window }
+            var stale: [String] = []
+            for (k, v) in perRule[i].windows where (v.newest ?? .distantPast) <= w - t.window { stale.append(k) }
+            for k in stale { perRule[i].windows.removeValue(forKey: k) }
         }
         for (i, r) in rules.rules.enumerated() {
             guard let sup = r.suppression else { continue }

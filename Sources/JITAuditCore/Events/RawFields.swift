@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Schema v1 field names the decoder recognises.
 enum Field: Int, CaseIterable {
     case ts, event, requestID, actor, requester, action, resource, environment, priority
@@ -32,19 +38,36 @@ enum Field: Int, CaseIterable {
 
     static func lookup(_ name: String) -> Field? { byName[name] }
 
-    /// Looks a key up by its raw bytes without building a `String`.
+    /// Looks a key up by its raw bytes without building a `String`:
+    /// dispatch on length and first byte, then one comparison.
     @inline(__always) static func lookup(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Field? {
         let len = end - start
         guard len >= 2, len <= 13 else { return nil }
-        let first = p[start]
-        for f in allCases {
-            let n = names[f.rawValue]
-            if n.count != len || n[0] != first { continue }
-            var k = 1
-            while k < len, n[k] == p[start + k] { k += 1 }
-            if k == len { return f }
+        let candidate: Field?
+        switch (len, p[start]) {
+        case (2, UInt8(ascii: "t")): candidate = .ts
+        case (5, UInt8(ascii: "e")): candidate = .event
+        case (5, UInt8(ascii: "a")): candidate = .actor
+        case (6, UInt8(ascii: "a")): candidate = .action
+        case (6, UInt8(ascii: "t")): candidate = .ticket
+        case (7, UInt8(ascii: "o")): candidate = .outcome
+        case (7, UInt8(ascii: "d")): candidate = .details
+        case (8, UInt8(ascii: "r")): candidate = .resource
+        case (8, UInt8(ascii: "p")): candidate = .priority
+        case (9, UInt8(ascii: "r")): candidate = .requester
+        case (9, UInt8(ascii: "s")): candidate = .sourceIP
+        case (9, UInt8(ascii: "d")): candidate = .deviceID
+        case (10, UInt8(ascii: "r")): candidate = .requestID
+        case (10, UInt8(ascii: "u")): candidate = .userAgent
+        case (10, UInt8(ascii: "e")): candidate = .expiresAt
+        case (11, UInt8(ascii: "e")): candidate = .environment
+        case (13, UInt8(ascii: "j")): candidate = .justification
+        default: candidate = nil
         }
-        return nil
+        guard let f = candidate else { return nil }
+        return names[f.rawValue].withUnsafeBufferPointer { n in
+            memcmp(n.baseAddress!, p.baseAddress! + start, len) == 0 ? f : nil
+        }
     }
 }
 
