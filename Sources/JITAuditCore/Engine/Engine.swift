@@ -85,6 +85,7 @@ public struct Engine: Sendable {
         }
         core.reorder.push(PendingEvent(event: event, seq: core.seq, matched: matched))
         if let maxTs = core.maxTs { advance(to: maxTs - config.allowedLateness) }
+        enforceKeyCeiling()
     }
 
     /// Moves the watermark forward (never back) and processes what it passes.
@@ -289,16 +290,61 @@ public struct Engine: Sendable {
             guard let sup = r.suppression else { continue }
             perRule[i].lastFired = perRule[i].lastFired.filter { $0.value + sup.span > w }
         }
-        if core.requests.count > config.maxKeys {
-            let excess = core.requests.count - config.maxKeys
-            for (k, _) in core.requests.sorted(by: { $0.value.lastTs < $1.value.lastTs }).prefix(excess) { core.requests[k] = nil }
-            core.stats.evicted += excess
+    }
+
+    // MARK: - Key ceiling
+
+    /// Keeps every keyed table at or under `max_keys`: past it, the least
+    /// recently active tenth is evicted, counted, and a `state_evicted` finding
+    /// (at most one per hour of event time) makes the blind spot visible.
+    private mutating func enforceKeyCeiling() {
+        let limit = config.maxKeys
+        var evicted: [(String, Int)] = []
+        if core.requests.count > limit {
+            evicted.append(("requests", Engine.evictOldest(&core.requests, keep: limit * 9 / 10) { $0.lastTs }))
         }
-        for i in firstSeenRules where perRule[i].baselines.count > config.maxKeys {
-            let table = perRule[i].baselines
-            let excess = table.count - config.maxKeys
-            for (k, _) in table.sorted(by: { $0.value.lastSeen < $1.value.lastSeen }).prefix(excess) { perRule[i].baselines[k] = nil }
-            core.stats.evicted += excess
+        for i in perRule.indices {
+            let id = rules.rules[i].id
+            if perRule[i].windows.count > limit {
+                evicted.append(("\(id) windows", Engine.evictOldest(&perRule[i].windows, keep: limit * 9 / 10) { $0.newest ?? .distantPast }))
+            }
+            if perRule[i].baselines.count > limit {
+                evicted.append(("\(id) baselines", Engine.evictOldest(&perRule[i].baselines, keep: limit * 9 / 10) { $0.lastSeen }))
+            }
+            if perRule[i].lastFired.count > limit {
+                evicted.append(("\(id) suppressions", Engine.evictOldest(&perRule[i].lastFired, keep: limit * 9 / 10) { $0 }))
+            }
         }
+        guard !evicted.isEmpty, let now = core.maxTs else { return }
+        let n = evicted.reduce(0) { $0 + $1.1 }
+        core.stats.evicted += n
+        core.evictedSinceFinding += n
+        if let last = core.lastEvictionFinding, now < last + .hours(1) { return }
+        core.lastEvictionFinding = now
+        let tables = evicted.map { "\($0.1) from \($0.0)" }.joined(separator: ", ")
+        let f = Finding(id: Finding.makeID(rule: Engine.stateEvictedRule, actorKey: "jitaudit", requestID: nil, ts: now),
+                        rule: Engine.stateEvictedRule, severity: .medium, ts: now, actor: "jitaudit", requestID: nil,
+                        summary: "state evicted at the key ceiling (max_keys \(limit)): \(core.evictedSinceFinding) keys since the last notice (now \(tables)); detections may miss what those keys held",
+                        evidence: Evidence())
+        core.evictedSinceFinding = 0
+        core.stats.findingsByRule[Engine.stateEvictedRule, default: 0] += 1
+        emitted.append(f)
+    }
+
+    /// Rule id of the engine's own finding about evicted state.
+    public static let stateEvictedRule = "state_evicted"
+
+    /// Removes the least recently active entries until `keep` remain; returns how many went.
+    static func evictOldest<V>(_ table: inout [String: V], keep: Int, age: (V) -> Timestamp) -> Int {
+        let excess = table.count - keep
+        guard excess > 0 else { return 0 }
+        var ages = table.values.map { age($0).micros }
+        ages.sort()
+        let cutoff = ages[excess - 1]
+        var victims: [String] = []
+        victims.reserveCapacity(excess)
+        for (k, v) in table where age(v).micros <= cutoff && victims.count < excess { victims.append(k) }
+        for k in victims { table.removeValue(forKey: k) }
+        return victims.count
     }
 }

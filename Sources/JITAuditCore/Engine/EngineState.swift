@@ -17,6 +17,9 @@ public struct EngineState: Codable, Sendable {
     /// keeps the state of the rules that did not change.
     var rules: [String: RuleState] = [:]
     var lastSweep: Timestamp?
+    /// Evictions not yet reported in a `state_evicted` finding, and when the last one was raised.
+    var evictedSinceFinding = 0
+    var lastEvictionFinding: Timestamp?
     public var stats = EngineStats()
 
     public init() {}

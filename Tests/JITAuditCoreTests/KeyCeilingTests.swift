@@ -1,0 +1,35 @@
+@testable import JITAuditCore
+import Testing
+
+@Suite struct KeyCeilingTests {
+    /// Many distinct people in a short time: tables stay at the ceiling, evictions are
+    /// counted, and a `state_evicted` finding appears once per hour of event time.
+    @Test func tablesStayUnderTheCeilingAndEvictionIsVisible() throws {
+        let config = try ConfigLoader.load("max_keys: 1000", file: "c").get()
+        var engine = Engine(rules: try RuleSet.defaults(config: config), config: config)
+        var t = RFC3339.parse("2026-03-02T09:00:00Z")!
+        var evictionFindings: [Finding] = []
+        for i in 0..<20_000 {  // one event every 0.5 s: about 2.8 hours
+            engine.ingest(try decode(line(t.rfc3339, "request", "r\(i)", "requester\(i)", ["source_ip": "10.0.\(i % 250).1"])))
+            evictionFindings += engine.takeFindings().filter { $0.rule == "state_evicted" }
+            t = t + TimeSpan(micros: 500_000)
+            let s = engine.state
+            #expect(s.requests.count <= 1000)
+            for (_, r) in s.rules { #expect(r.baselines.count <= 1000 && r.windows.count <= 1000) }
+            if s.requests.count > 1000 { break }
+        }
+        #expect(engine.stats.evicted > 18_000)
+        #expect(evictionFindings.count == 3, "\(evictionFindings.map(\.ts))")
+        #expect(evictionFindings.allSatisfy { $0.severity == .medium && $0.actor == "jitaudit" })
+        let gaps = zip(evictionFindings.dropFirst(), evictionFindings).map { $0.ts - $1.ts }
+        #expect(gaps.allSatisfy { $0 >= .hours(1) })
+    }
+
+    @Test func evictsTheLeastRecentlyActive() {
+        var table: [String: Timestamp] = [:]
+        for i in 0..<100 { table["k\(i)"] = Timestamp(micros: Int64(i)) }
+        #expect(Engine.evictOldest(&table, keep: 90) { $0 } == 10)
+        #expect(table.count == 90)
+        #expect(table["k9"] == nil && table["k10"] != nil)
+    }
+}
