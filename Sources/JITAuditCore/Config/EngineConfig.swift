@@ -18,6 +18,13 @@ public struct EngineConfig: Sendable {
     public var requestRetention: TimeSpan = .hours(24)
     /// Ceiling on tracked keys per detector; the oldest are evicted beyond it.
     public var maxKeys: Int = 1_000_000
+    /// Ceiling on the process's memory; the engine keeps its keyed state
+    /// within this minus a fixed allowance for the runtime and buffers.
+    public var memoryLimit: Int = 256 << 20
+
+    /// What the keyed state may use: the memory limit less 48 MiB for the
+    /// runtime, I/O buffers and allocator slack.
+    public var stateMemoryBudget: Int { max(memoryLimit - (48 << 20), 8 << 20) }
 
     public init() {}
 
@@ -31,7 +38,7 @@ public struct EngineConfig: Sendable {
 /// Loads the configuration file; collects every problem with its location.
 public enum ConfigLoader {
     public static let engineKeys = ["timezone", "holidays", "trusted_networks", "allowed_lateness", "line_limit",
-                                    "business_hours", "request_retention", "max_keys"]
+                                    "business_hours", "request_retention", "max_keys", "memory_limit"]
 
     /// Parses `text`; keys in `otherKeys` are allowed and left to the caller.
     public static func load(_ text: String, file: String, otherKeys: [String] = []) -> Result<EngineConfig, LoadError> {
@@ -67,6 +74,11 @@ public enum ConfigLoader {
         if let v = m["line_limit"], let n = v.int("line_limit", min: 256, max: 64 * 1024 * 1024, &d) { c.lineLimit = n }
         if let v = m["request_retention"], let s = v.span("request_retention", &d) { c.requestRetention = s }
         if let v = m["max_keys"], let n = v.int("max_keys", min: 1000, &d) { c.maxKeys = n }
+        if let v = m["memory_limit"], let s = v.string("memory_limit", &d) {
+            if let n = parseBytes(s), n >= 64 << 20 { c.memoryLimit = n } else {
+                d.append(Diagnostic(code: "bad_size", message: "memory_limit: expected a size of at least 64MiB such as 256MiB or 1GiB, got \(quoted(s))", location: v.location))
+            }
+        }
         if let v = m["business_hours"], let bh = v.mapping("business_hours", allowed: ["start", "end", "days"], &d) {
             if let s = bh["start"], let t = s.string("business_hours.start", &d) {
                 if let mnt = parseClock(t) { c.businessOpenMinute = mnt } else { d.append(badClock("business_hours.start", t, s.location)) }
@@ -77,6 +89,17 @@ public enum ConfigLoader {
             if let s = bh["days"], let days = parseWeekdays(s, "business_hours.days", &d) { c.businessDays = days }
         }
         return d.isEmpty ? .success(c) : .failure(LoadError(d))
+    }
+
+    /// `256MiB`, `1GiB`, `512M`, or a plain number of bytes.
+    static func parseBytes(_ s: String) -> Int? {
+        let units: [(String, Int)] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10), ("B", 1)]
+        for (suffix, mult) in units where s.hasSuffix(suffix) {
+            guard let n = Int(s.dropLast(suffix.count).trimmingWhitespace), n >= 0 else { return nil }
+            let (v, o) = n.multipliedReportingOverflow(by: mult)
+            return o ? nil : v
+        }
+        return Int(s)
     }
 
     static func badClock(_ what: String, _ t: String, _ loc: SourceLocation) -> Diagnostic {

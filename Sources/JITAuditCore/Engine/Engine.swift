@@ -72,6 +72,7 @@ public struct Engine: Sendable {
     /// Takes one accepted event in arrival order.
     public mutating func ingest(_ event: Event) {
         core.stats.events += 1
+        if event.kind == .request { core.meanRequestLine += (event.raw.count - core.meanRequestLine) / 64 }
         if event.ts < core.watermark { core.stats.late += 1 }
         if core.maxTs.map({ event.ts > $0 }) ?? true { core.maxTs = event.ts }
         core.seq &+= 1
@@ -85,7 +86,9 @@ public struct Engine: Sendable {
         }
         core.reorder.push(PendingEvent(event: event, seq: core.seq, matched: matched))
         if let maxTs = core.maxTs { advance(to: maxTs - config.allowedLateness) }
-        enforceKeyCeiling()
+        // Checked every 256 events: the estimate walks every table, and 256
+        // events cannot move memory far.
+        if core.stats.events & 255 == 0 { enforceKeyCeiling() }
     }
 
     /// Moves the watermark forward (never back) and processes what it passes.
@@ -300,21 +303,26 @@ public struct Engine: Sendable {
     private mutating func enforceKeyCeiling() {
         let limit = config.maxKeys
         var evicted: [(String, Int)] = []
-        if core.requests.count > limit {
-            evicted.append(("requests", Engine.evictOldest(&core.requests, keep: limit * 9 / 10) { $0.lastTs }))
+        // Past the memory budget every table keeps the same, most recent, share.
+        let estimate = estimatedStateBytes
+        let share = estimate > config.stateMemoryBudget ? Double(config.stateMemoryBudget) * 0.9 / Double(estimate) : 1.0
+        func keep(_ count: Int) -> Int { min(count > limit ? limit * 9 / 10 : count, Int(Double(count) * share)) }
+        if keep(core.requests.count) < core.requests.count {
+            evicted.append(("requests", Engine.evictOldest(&core.requests, keep: keep(core.requests.count)) { $0.lastTs }))
         }
         for i in perRule.indices {
             let id = rules.rules[i].id
-            if perRule[i].windows.count > limit {
-                evicted.append(("\(id) windows", Engine.evictOldest(&perRule[i].windows, keep: limit * 9 / 10) { $0.newest ?? .distantPast }))
+            if keep(perRule[i].windows.count) < perRule[i].windows.count {
+                evicted.append(("\(id) windows", Engine.evictOldest(&perRule[i].windows, keep: keep(perRule[i].windows.count)) { $0.newest ?? .distantPast }))
             }
-            if perRule[i].baselines.count > limit {
-                evicted.append(("\(id) baselines", Engine.evictOldest(&perRule[i].baselines, keep: limit * 9 / 10) { $0.lastSeen }))
+            if keep(perRule[i].baselines.count) < perRule[i].baselines.count {
+                evicted.append(("\(id) baselines", Engine.evictOldest(&perRule[i].baselines, keep: keep(perRule[i].baselines.count)) { $0.lastSeen }))
             }
-            if perRule[i].lastFired.count > limit {
-                evicted.append(("\(id) suppressions", Engine.evictOldest(&perRule[i].lastFired, keep: limit * 9 / 10) { $0 }))
+            if keep(perRule[i].lastFired.count) < perRule[i].lastFired.count {
+                evicted.append(("\(id) suppressions", Engine.evictOldest(&perRule[i].lastFired, keep: keep(perRule[i].lastFired.count)) { $0 }))
             }
         }
+        evicted.removeAll { $0.1 == 0 }
         guard !evicted.isEmpty, let now = core.maxTs else { return }
         let n = evicted.reduce(0) { $0 + $1.1 }
         core.stats.evicted += n
@@ -329,6 +337,16 @@ public struct Engine: Sendable {
         core.evictedSinceFinding = 0
         core.stats.findingsByRule[Engine.stateEvictedRule, default: 0] += 1
         emitted.append(f)
+    }
+
+    /// A conservative estimate of the memory the keyed state holds, from
+    /// table sizes and per-entry costs measured with `scripts/bench-memory`.
+    public var estimatedStateBytes: Int {
+        var total = core.requests.count * (900 + core.meanRequestLine) + core.reorder.count * (600 + core.meanRequestLine)
+        for r in perRule {
+            total += r.baselines.count * 400 + r.windows.count * 300 + r.lastFired.count * 120
+        }
+        return total
     }
 
     /// Rule id of the engine's own finding about evicted state.

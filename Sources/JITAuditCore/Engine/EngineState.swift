@@ -20,6 +20,8 @@ public struct EngineState: Codable, Sendable {
     /// Evictions not yet reported in a `state_evicted` finding, and when the last one was raised.
     var evictedSinceFinding = 0
     var lastEvictionFinding: Timestamp?
+    /// Running mean length of request lines, for the memory estimate.
+    var meanRequestLine = 400
     public var stats = EngineStats()
 
     public init() {}
