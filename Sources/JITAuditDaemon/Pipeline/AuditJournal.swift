@@ -1,0 +1,55 @@
+import JITAuditCore
+
+/// What one pipeline step makes durable, in one transaction.
+public struct DurableBatch {
+    public struct Accepted {
+        public var event: Event
+        public var position: LinePosition
+        public var peer: Peer?
+    }
+    public struct Rejected {
+        public var rejection: Rejection
+        /// The line's bytes (empty for an over-long line, whose bytes were discarded).
+        public var raw: [UInt8]
+        public var position: LinePosition
+        public var peer: Peer?
+    }
+    public var events: [Accepted] = []
+    public var rejections: [Rejected] = []
+    public var findings: [Finding] = []
+    /// A file source's position after this batch.
+    public var checkpoint: FileCheckpoint?
+    /// The engine's state after this batch, when a snapshot is due.
+    public var engineState: EngineState?
+    /// Wall-clock time the batch was received.
+    public var receivedAt: Timestamp
+
+    public init(receivedAt: Timestamp) { self.receivedAt = receivedAt }
+    public var isEmpty: Bool { events.isEmpty && rejections.isEmpty && findings.isEmpty && checkpoint == nil && engineState == nil }
+}
+
+/// Where the pipeline resumes after a restart: the last engine snapshot and
+/// the audit-log events accepted after it, in arrival order.
+public struct ResumePoint {
+    public var engineState: EngineState?
+    /// Raw lines of events stored after the snapshot, oldest first.
+    public var eventsAfterSnapshot: [[UInt8]]
+    public var fileCheckpoints: [String: FileCheckpoint]
+    public init(engineState: EngineState?, eventsAfterSnapshot: [[UInt8]], fileCheckpoints: [String: FileCheckpoint]) {
+        self.engineState = engineState
+        self.eventsAfterSnapshot = eventsAfterSnapshot
+        self.fileCheckpoints = fileCheckpoints
+    }
+}
+
+/// The durable side of the pipeline (the SQLite store in production).
+///
+/// `commit` writes a whole batch or nothing. Engine snapshots are taken only
+/// now and then (encoding the state is costly); between them every accepted
+/// event is in the audit log, so a restart restores the snapshot and feeds
+/// the engine the events logged after it: the findings equal those of an
+/// uninterrupted run, and finding ids make re-raised ones no-ops.
+public protocol AuditJournal: AnyObject {
+    func commit(_ batch: DurableBatch) throws
+    func resumePoint() throws -> ResumePoint
+}
