@@ -12,7 +12,7 @@ public struct SinkStats: Sendable, Hashable {
     public var dropped: UInt64 = 0
     /// Findings (and flush/reopen calls) the sink threw on.
     public var failed: UInt64 = 0
-    /// Findings waiting now.
+    /// Findings waiting now (including one being delivered).
     public var queued: Int = 0
 }
 
@@ -36,6 +36,10 @@ public final class SinkQueue: @unchecked Sendable {
     private var closing = false
     private var started = false
     private var finished = false
+    /// The worker has taken a finding out of the ring and not yet delivered it.
+    private var inFlight = false
+    /// `finish` timed out: whatever the worker still does is not counted.
+    private var abandoned = false
     private var waiters: [FinishWaiter] = []
 
     private let sink: any FindingSink
@@ -93,7 +97,7 @@ public final class SinkQueue: @unchecked Sendable {
         cond.lock()
         defer { cond.unlock() }
         var s = stats
-        s.queued = count
+        s.queued = count + (inFlight ? 1 : 0)
         return s
     }
 
@@ -123,9 +127,13 @@ public final class SinkQueue: @unchecked Sendable {
             let lost: Int = {
                 cond.lock()
                 defer { cond.unlock() }
-                let n = count
+                let n = count + (inFlight ? 1 : 0)
                 stats.dropped += UInt64(n)
+                // The abandoned worker drains nothing more: it stops at its next look.
+                for i in 0..<count { ring[(head + i) % capacity] = nil }
                 count = 0
+                inFlight = false
+                abandoned = true
                 return n
             }()
             logger.error("sink did not finish in time; undelivered findings dropped", metadata: [
@@ -142,46 +150,46 @@ public final class SinkQueue: @unchecked Sendable {
         var lastDropped: UInt64 = 0
         do { try sink.open() } catch { fail(error, &reporter, counted: false, startup: true) }
 
-        var batch: [Finding] = []
-        batch.reserveCapacity(256)
         while true {
             cond.lock()
+            inFlight = false
             while count == 0 && !closing && !reopenRequested { cond.wait() }
             let reopenNow = reopenRequested
             reopenRequested = false
-            let take = min(count, 256)
-            for _ in 0..<take {
-                batch.append(ring[head]!)
+            var next: Finding? = nil
+            if count > 0 {
+                next = ring[head]
                 ring[head] = nil
                 head = (head + 1) % capacity
+                count -= 1
+                inFlight = true
             }
-            count -= take
             let drained = count == 0
-            let stop = closing && drained
+            let stop = closing && drained && next == nil
             let dropped = stats.dropped
             cond.unlock()
 
             if reopenNow {
                 do { try sink.reopen() } catch { fail(error, &reporter) }
             }
-            var ok: UInt64 = 0
-            for f in batch {
-                do { try sink.emit(f); ok += 1 } catch { fail(error, &reporter) }
+            if let f = next {
+                do {
+                    try sink.emit(f)
+                    cond.lock(); if !abandoned { stats.delivered += 1 }; cond.unlock()
+                } catch { fail(error, &reporter) }
+                if drained {
+                    do { try sink.flush() } catch { fail(error, &reporter) }
+                }
             }
-            if drained {
-                do { try sink.flush() } catch { fail(error, &reporter) }
+            if dropped > lastDropped {
+                if reporter.shouldLog(now: .now, event: .drop) {
+                    logger.warning("sink queue full; findings dropped", metadata: [
+                        "jitaudit.sink": "\(name)", "jitaudit.sink.dropped_total": "\(dropped)",
+                        "jitaudit.sink.capacity": "\(capacity)",
+                    ])
+                }
+                lastDropped = dropped
             }
-            batch.removeAll(keepingCapacity: true)
-            if ok > 0 {
-                cond.lock(); stats.delivered += ok; cond.unlock()
-            }
-            if dropped > lastDropped, reporter.shouldLog(now: .now, event: .drop) {
-                logger.warning("sink queue full; findings dropped", metadata: [
-                    "jitaudit.sink": "\(name)", "jitaudit.sink.dropped_total": "\(dropped)",
-                    "jitaudit.sink.capacity": "\(capacity)",
-                ])
-            }
-            lastDropped = dropped
             if stop { break }
         }
         sink.close()
