@@ -34,18 +34,23 @@ public enum RuleSources {
         return d.isEmpty ? .success(out) : .failure(LoadError(d))
     }
 
-    /// Loads the configuration file at `path`, or the defaults when `path` is nil,
-    /// or when `optional` and the file does not exist.
-    public static func config(_ path: String?, optional: Bool = false, otherKeys: [String] = []) -> Result<EngineConfig, LoadError> {
-        guard let path else { return .success(EngineConfig()) }
+    /// Loads the configuration file at `path` (engine and daemon keys), or the
+    /// defaults when `path` is nil, or when `optional` and the file does not exist.
+    public static func settings(_ path: String?, optional: Bool = false) -> Result<(EngineConfig, DaemonSettings), LoadError> {
+        guard let path else { return .success((EngineConfig(), DaemonSettings())) }
         guard FileManager.default.fileExists(atPath: path) else {
-            if optional { return .success(EngineConfig()) }
+            if optional { return .success((EngineConfig(), DaemonSettings())) }
             return .failure(LoadError([Diagnostic(code: "not_found", message: "no such configuration file", location: SourceLocation(file: path, line: 1, column: 1))]))
         }
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             return .failure(LoadError([Diagnostic(code: "unreadable", message: "cannot read the file (or it is not UTF-8)", location: SourceLocation(file: path, line: 1, column: 1))]))
         }
-        return ConfigLoader.load(text, file: path, otherKeys: otherKeys)
+        return DaemonSettingsLoader.load(text, file: path)
+    }
+
+    /// The engine half of `settings`.
+    public static func config(_ path: String?, optional: Bool = false) -> Result<EngineConfig, LoadError> {
+        settings(path, optional: optional).map(\.0)
     }
 
     /// Config plus rules: the built-in defaults when `rulePaths` is empty.

@@ -1,0 +1,134 @@
+/// `jitaudit run` settings from the configuration file, beside the engine's.
+/// Pure data and validation; the daemon target acts on them.
+public struct DaemonSettings: Sendable {
+    /// SQLite database; nil means `$STATE_DIRECTORY/jitaudit.db`, else `./jitaudit.db`.
+    public var database: String?
+    /// Rule files or folders; empty means the built-in default rules.
+    public var rules: [String] = []
+    /// Files and globs to tail.
+    public var files: [String] = []
+    public var pollInterval: TimeSpan = .milliseconds(250)
+    public var socket = SocketSettings()
+    public var sinks = SinkSettings()
+    /// How often `STATUS=` and the status log line are refreshed.
+    public var statusInterval: TimeSpan = .seconds(10)
+    /// How often the engine state is snapshotted into the database.
+    public var snapshotInterval: TimeSpan = .seconds(5)
+    /// Audit-log rows older than this are pruned (nil: kept forever).
+    public var retention: TimeSpan?
+
+    public struct SocketSettings: Sendable {
+        /// Path to bind when not socket-activated; nil disables the socket (unless activated).
+        public var path: String? = "/run/jitaudit/jitaudit.sock"
+        public var mode: UInt32 = 0o660
+        public var group: String?
+        /// Peers allowed by credentials; the daemon's own uid and root are always allowed.
+        public var allowedUIDs: [UInt32] = []
+        public var allowedGIDs: [UInt32] = []
+        public var maxConnections = 256
+        public var idleTimeout: TimeSpan = .seconds(60)
+        public init() {}
+    }
+
+    public struct SinkSettings: Sendable {
+        public enum StdoutFormat: String, Sendable { case json, text, off }
+        public var stdout: StdoutFormat = .off
+        public var syslog = true
+        public var syslogFacility = "authpriv"
+        public var journal = true
+        /// Findings each sink may hold before it drops (counted).
+        public var queueCapacity = 4096
+        public init() {}
+    }
+
+    public init() {}
+}
+
+extension TimeSpan {
+    public static func milliseconds(_ ms: Int64) -> TimeSpan { TimeSpan(micros: ms * 1000) }
+}
+
+/// Loads the daemon part of the configuration file.
+public enum DaemonSettingsLoader {
+    public static let keys = ["database", "rules", "sources", "sinks", "status_interval", "snapshot_interval", "retention"]
+    static let facilities = ["auth", "authpriv", "daemon", "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"]
+
+    /// Both halves of a configuration file: the engine's keys and the daemon's.
+    public static func load(_ text: String, file: String) -> Result<(EngineConfig, DaemonSettings), LoadError> {
+        var d: [Diagnostic] = []
+        let engine = ConfigLoader.load(text, file: file, otherKeys: keys)
+        if case .failure(let e) = engine { d += e.diagnostics }
+        var s = DaemonSettings()
+        if let root = YAMLTree.parse(text, file: file, into: &d), !root.isNull, let m = root.pairs {
+            let top = Dictionary(m.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+            if let v = top["database"], let p = v.string("database", &d) { s.database = p }
+            if let v = top["rules"], !v.isNull, let ps = v.strings("rules", &d) { s.rules = ps }
+            if let v = top["status_interval"], let t = v.span("status_interval", &d) { s.statusInterval = t }
+            if let v = top["snapshot_interval"], let t = v.span("snapshot_interval", &d) { s.snapshotInterval = t }
+            if let v = top["retention"], let t = v.span("retention", &d) { s.retention = t }
+            if let v = top["sources"], let src = v.mapping("sources", allowed: ["files", "poll_interval", "socket"], &d) {
+                if let f = src["files"], !f.isNull, let ps = f.strings("sources.files", &d) { s.files = ps }
+                if let p = src["poll_interval"], let t = p.span("sources.poll_interval", &d) { s.pollInterval = t }
+                if let sock = src["socket"] {
+                    if sock.scalar.map({ ["false", "off", "no"].contains($0) }) == true { s.socket.path = nil } else {
+                        loadSocket(sock, &s.socket, &d)
+                    }
+                }
+            }
+            if let v = top["sinks"], let sk = v.mapping("sinks", allowed: ["stdout", "syslog", "journal", "queue_capacity"], &d) {
+                if let o = sk["stdout"], let f = o.string("sinks.stdout", &d) {
+                    if let fmt = DaemonSettings.SinkSettings.StdoutFormat(rawValue: f) { s.sinks.stdout = fmt } else {
+                        d.append(Diagnostic(code: "bad_value", message: "sinks.stdout: expected json, text or off, got \(quoted(f))", location: o.location))
+                    }
+                }
+                if let j = sk["journal"], let b = j.bool("sinks.journal", &d) { s.sinks.journal = b }
+                if let q = sk["queue_capacity"], let n = q.int("sinks.queue_capacity", min: 1, max: 1 << 24, &d) { s.sinks.queueCapacity = n }
+                if let y = sk["syslog"] {
+                    if y.scalar != nil { if let b = y.bool("sinks.syslog", &d) { s.sinks.syslog = b } } else if let ym = y.mapping("sinks.syslog", allowed: ["enabled", "facility"], &d) {
+                        if let e = ym["enabled"], let b = e.bool("sinks.syslog.enabled", &d) { s.sinks.syslog = b }
+                        if let f = ym["facility"], let name = f.string("sinks.syslog.facility", &d) {
+                            if facilities.contains(name) { s.sinks.syslogFacility = name } else {
+                                d.append(Diagnostic(code: "bad_value", message: "sinks.syslog.facility: expected one of \(facilities.joined(separator: ", ")), got \(quoted(name))", location: f.location))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        guard d.isEmpty, case .success(let e) = engine else { return .failure(LoadError(uniqued(d))) }
+        return .success((e, s))
+    }
+
+    static func loadSocket(_ v: YAMLTree, _ s: inout DaemonSettings.SocketSettings, _ d: inout [Diagnostic]) {
+        guard let m = v.mapping("sources.socket", allowed: ["path", "mode", "group", "allowed_uids", "allowed_gids", "max_connections", "idle_timeout"], &d) else { return }
+        if let p = m["path"], let path = p.string("sources.socket.path", &d) {
+            if path.hasPrefix("/") { s.path = path } else {
+                d.append(Diagnostic(code: "bad_path", message: "sources.socket.path: expected an absolute path, got \(quoted(path))", location: p.location))
+            }
+        }
+        if let p = m["mode"], let text = p.string("sources.socket.mode", &d) {
+            if let mode = UInt32(text, radix: 8), mode <= 0o777 { s.mode = mode } else {
+                d.append(Diagnostic(code: "bad_mode", message: "sources.socket.mode: expected an octal mode such as \"0660\", got \(quoted(text))", location: p.location))
+            }
+        }
+        if let p = m["group"], let g = p.string("sources.socket.group", &d) { s.group = g }
+        for (key, target) in [("allowed_uids", \DaemonSettings.SocketSettings.allowedUIDs), ("allowed_gids", \.allowedGIDs)] {
+            guard let p = m[key], !p.isNull, let items = p.strings("sources.socket.\(key)", &d) else { continue }
+            var ids: [UInt32] = []
+            for it in items {
+                if let n = UInt32(it) { ids.append(n) } else {
+                    d.append(Diagnostic(code: "bad_number", message: "sources.socket.\(key): expected numeric ids, got \(quoted(it))", location: p.location))
+                }
+            }
+            s[keyPath: target] = ids
+        }
+        if let p = m["max_connections"], let n = p.int("sources.socket.max_connections", min: 1, max: 65_536, &d) { s.maxConnections = n }
+        if let p = m["idle_timeout"], let t = p.span("sources.socket.idle_timeout", &d) { s.idleTimeout = t }
+    }
+
+    /// The YAML syntax error is found by both halves; report it once.
+    static func uniqued(_ d: [Diagnostic]) -> [Diagnostic] {
+        var seen = Set<Diagnostic>()
+        return d.filter { seen.insert($0).inserted }
+    }
+}
