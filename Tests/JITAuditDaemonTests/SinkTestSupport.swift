@@ -128,9 +128,9 @@ struct Child {
         }
     }
 
-    /// SIGTERM, then SIGKILL after a second; reaps it.
-    func stop() {
-        kill(pid, SIGTERM)
+    /// SIGTERM (or `signal`), then SIGKILL after two seconds; reaps it.
+    func stop(_ signal: Int32 = SIGTERM) {
+        kill(pid, signal)
         if (try? wait(timeout: .seconds(2))) == nil { kill(pid, SIGKILL); var s: Int32 = 0; _ = waitpid(pid, &s, 0) }
     }
 }
