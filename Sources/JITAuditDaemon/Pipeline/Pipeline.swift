@@ -117,6 +117,11 @@ public actor Pipeline: LineIntake {
         deliver(durable.findings)
     }
 
+    /// New rules and configuration; the state of rules that did not change is kept.
+    public func reload(rules: RuleSet, config: EngineConfig) {
+        engine = Engine(rules: rules, config: config, state: engine.state)
+    }
+
     public var stats: EngineStats { engine.stats }
     public var watermark: Timestamp { engine.watermark }
 
