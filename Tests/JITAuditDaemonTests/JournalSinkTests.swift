@@ -73,7 +73,7 @@ import Testing
                 try sink.emit(hostile)
                 try sink.emit(other)
                 var got: [[String: String]] = []
-                _ = try eventually { got = try journal.entries(["-t", "jitaudit"]); return got.count >= 2 }
+                _ = try SinkTestKit.eventually { got = try journal.entries(["-t", "jitaudit"]); return got.count >= 2 }
                 let selfApproval = try journal.entries(["-t", "jitaudit", "JITAUDIT_RULE=self_approval"])
                 return got + [["_query": "self_approval", "_count": String(selfApproval.count)]]
             }
@@ -113,10 +113,10 @@ struct Journald {
         }
         try FileManager.default.createDirectory(atPath: "/run/systemd/journal", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: "/run/log/journal", withIntermediateDirectories: true)
-        let child = try Child.spawn([binary])
+        let child = try SpawnedChild.spawn([binary])
         defer { child.stop() }
-        guard eventually(timeout: .seconds(10), { isSocket(JournalSink.socketPath) }) else {
-            throw TestFailure("systemd-journald did not create \(JournalSink.socketPath) within 10 s")
+        guard SinkTestKit.eventually(timeout: .seconds(10), { SinkTestKit.isSocket(JournalSink.socketPath) }) else {
+            throw SinkTestFailure("systemd-journald did not create \(JournalSink.socketPath) within 10 s")
         }
         return try body(Journald())
     }
@@ -124,9 +124,9 @@ struct Journald {
     /// `journalctl -D /run/log/journal -o json ARGS`, decoded; binary fields
     /// (arrays of bytes in journalctl's JSON) become strings.
     func entries(_ args: [String]) throws -> [[String: String]] {
-        let (status, out) = try Child.run([Journald.journalctl, "-D", "/run/log/journal", "-o", "json", "--no-pager"] + args)
+        let (status, out) = try SpawnedChild.run([Journald.journalctl, "-D", "/run/log/journal", "-o", "json", "--no-pager"] + args)
         // journalctl exits 1 with "-- No entries --" before anything is written.
-        guard status == 0 || out.contains("No entries") else { throw TestFailure("journalctl exited \(status): \(out)") }
+        guard status == 0 || out.contains("No entries") else { throw SinkTestFailure("journalctl exited \(status): \(out)") }
         return out.split(separator: "\n").compactMap { line -> [String: String]? in
             guard line.hasPrefix("{"),
                   let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }

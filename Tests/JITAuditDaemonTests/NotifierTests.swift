@@ -13,7 +13,7 @@ final class NotifySocket {
     private let dir: String
 
     init() throws {
-        dir = try makeTempDir("jitaudit-notify")
+        dir = try SinkTestKit.makeTempDir("jitaudit-notify")
         path = dir + "/notify"
         fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var addr = sockaddr_un()
@@ -24,7 +24,7 @@ final class NotifySocket {
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard fd >= 0, rc == 0 else { throw TestFailure("notify socket: \(String(cString: strerror(errno)))") }
+        guard fd >= 0, rc == 0 else { throw SinkTestFailure("notify socket: \(String(cString: strerror(errno)))") }
         var on: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, socklen_t(MemoryLayout<Int32>.size))
         var tv = timeval(tv_sec: 0, tv_usec: 20_000)
@@ -68,11 +68,13 @@ final class NotifySocket {
     }
 }
 
-/// Sets environment variables for the duration of `body` (process-wide: the suite is serialized).
-func withEnvironment<T>(_ vars: [String: String], _ body: () async throws -> T) async rethrows -> T {
-    for (k, v) in vars { setenv(k, v, 1) }
-    defer { for k in vars.keys { unsetenv(k) } }
-    return try await body()
+extension SinkTestKit {
+    /// Sets environment variables for the duration of `body` (process-wide: the suite is serialized).
+    static func withEnvironment<T>(_ vars: [String: String], _ body: () async throws -> T) async rethrows -> T {
+        for (k, v) in vars { setenv(k, v, 1) }
+        defer { for k in vars.keys { unsetenv(k) } }
+        return try await body()
+    }
 }
 
 /// Both suites change the process environment (NOTIFY_SOCKET, WATCHDOG_*,
@@ -92,7 +94,7 @@ extension SystemdGlueTests {
 
         @Test func lifecycleMessagesReachNotifySocket() async throws {
             let sock = try NotifySocket()
-            let got: [String] = await withEnvironment(["NOTIFY_SOCKET": sock.path]) {
+            let got: [String] = await SinkTestKit.withEnvironment(["NOTIFY_SOCKET": sock.path]) {
                 let n = Notifier()
                 #expect(n.isEnabled)
                 #expect(n.watchdogInterval == nil, "no WATCHDOG_USEC, no watchdog")
@@ -112,10 +114,10 @@ extension SystemdGlueTests {
 
         @Test func watchdogIntervalIsHalfOfWatchdogUsec() async throws {
             let sock = try NotifySocket()
-            await withEnvironment(["NOTIFY_SOCKET": sock.path, "WATCHDOG_USEC": "30000000", "WATCHDOG_PID": String(getpid())]) {
+            await SinkTestKit.withEnvironment(["NOTIFY_SOCKET": sock.path, "WATCHDOG_USEC": "30000000", "WATCHDOG_PID": String(getpid())]) {
                 #expect(Notifier().watchdogInterval == .seconds(15))
             }
-            await withEnvironment(["NOTIFY_SOCKET": sock.path, "WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"]) {
+            await SinkTestKit.withEnvironment(["NOTIFY_SOCKET": sock.path, "WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"]) {
                 #expect(Notifier().watchdogInterval == nil, "WATCHDOG_PID names another process")
             }
         }
@@ -124,7 +126,7 @@ extension SystemdGlueTests {
         /// says STOPPING=1 as soon as graceful shutdown begins.
         @Test func serviceSendsWatchdogStatusAndStopping() async throws {
             let sock = try NotifySocket()
-            let got: [String] = try await withEnvironment(["NOTIFY_SOCKET": sock.path, "WATCHDOG_USEC": "100000", "WATCHDOG_PID": String(getpid())]) {
+            let got: [String] = try await SinkTestKit.withEnvironment(["NOTIFY_SOCKET": sock.path, "WATCHDOG_USEC": "100000", "WATCHDOG_PID": String(getpid())]) {
                 let service = NotifierService(statusInterval: .milliseconds(40), status: { "3 events/s, 1 finding" })
                 #expect(service.notifier.watchdogInterval == .milliseconds(50))
                 let group = ServiceGroup(services: [service], logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
@@ -148,7 +150,7 @@ extension SystemdGlueTests {
 
     @Suite struct ListenFDsTests {
         func unixSocket(_ type: Int32, listen doListen: Bool) throws -> (fd: Int32, dir: String) {
-            let dir = try makeTempDir("jitaudit-listen")
+            let dir = try SinkTestKit.makeTempDir("jitaudit-listen")
             let fd = socket(AF_UNIX, type, 0)
             var addr = sockaddr_un()
             addr.sun_family = sa_family_t(AF_UNIX)
@@ -184,7 +186,7 @@ extension SystemdGlueTests {
             let none = try ListenFDs.take()
             #expect(none.isEmpty)
             // Variables meant for another process (LISTEN_PID mismatch) are ignored.
-            let foreign = try await withEnvironment(["LISTEN_FDS": "2", "LISTEN_PID": "1"]) { try ListenFDs.take() }
+            let foreign = try await SinkTestKit.withEnvironment(["LISTEN_FDS": "2", "LISTEN_PID": "1"]) { try ListenFDs.take() }
             #expect(foreign.isEmpty)
         }
     }

@@ -49,8 +49,8 @@ final class ProbeSink: FindingSink, @unchecked Sendable {
         let q = SinkQueue(sink: probe, capacity: 64, logger: RecordingLogHandler().logger)
         for f in findings { q.enqueue(f) }
         q.start()
-        #expect(eventually { probe.emitted.count == 50 })
-        #expect(eventually { probe.calls.last == "flush" })
+        #expect(SinkTestKit.eventually { probe.emitted.count == 50 })
+        #expect(SinkTestKit.eventually { probe.calls.last == "flush" })
         #expect(await q.finish())
         #expect(probe.emitted == findings.map(\.id))
         #expect(probe.calls.first == "open")
@@ -73,10 +73,10 @@ final class ProbeSink: FindingSink, @unchecked Sendable {
         let started = ContinuousClock.now
         for f in findings { fanout.deliver(f) }
         #expect(ContinuousClock.now - started < .seconds(1), "deliver does not wait for a sink")
-        #expect(eventually { fast.emitted.count == 50 })
+        #expect(SinkTestKit.eventually { fast.emitted.count == 50 })
         // 8 queued plus the one inside the blocked emit (if the worker took
         // it before the ring filled), the rest dropped: nothing unaccounted.
-        #expect(eventually { fanout.stats[0].queued >= 8 && fanout.stats[0].queued <= 9 })
+        #expect(SinkTestKit.eventually { fanout.stats[0].queued >= 8 && fanout.stats[0].queued <= 9 })
         let stuckStats = fanout.stats[0]
         #expect(stuckStats.dropped + UInt64(stuckStats.queued) == 50)
         #expect(fanout.stats[1].dropped == 0)
@@ -105,7 +105,7 @@ final class ProbeSink: FindingSink, @unchecked Sendable {
         let q = SinkQueue(sink: probe, capacity: 4, logger: RecordingLogHandler().logger)
         q.start()
         q.reopen()
-        #expect(eventually { probe.calls.contains("reopen") })
+        #expect(SinkTestKit.eventually { probe.calls.contains("reopen") })
         await q.finish()
     }
 
@@ -117,13 +117,13 @@ final class ProbeSink: FindingSink, @unchecked Sendable {
         let q = SinkQueue(sink: stuck, capacity: 16, logger: log.logger)
         q.start()
         for f in findings.prefix(5) { q.enqueue(f) }
-        #expect(eventually { q.currentStats.queued == 5 })
+        #expect(SinkTestKit.eventually { q.currentStats.queued == 5 })
         #expect(await q.finish(timeout: .milliseconds(100)) == false)
         #expect(q.currentStats.dropped == 5)
         #expect(q.currentStats.queued == 0)
         #expect(log.messages("sink did not finish in time; undelivered findings dropped").count == 1)
         for _ in 0..<5 { stuck.gate!.signal() }  // let the abandoned thread end
-        #expect(eventually { stuck.calls.last == "close" })
+        #expect(SinkTestKit.eventually { stuck.calls.last == "close" })
         #expect(q.currentStats.delivered == 0, "what was counted as dropped is not counted again")
     }
 

@@ -25,7 +25,7 @@ enum SampleFindings {
 @_silgen_name("unshare") private func c_unshare(_ flags: Int32) -> Int32
 private let CLONE_NEWNS: Int32 = 0x0002_0000
 
-struct TestFailure: Error, CustomStringConvertible {
+struct SinkTestFailure: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
 }
@@ -58,10 +58,10 @@ enum PrivateMountNamespace {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
             let t = Thread {
                 guard c_unshare(CLONE_NEWNS) == 0 else {
-                    c.resume(throwing: TestFailure("unshare(CLONE_NEWNS): \(String(cString: strerror(errno)))")); return
+                    c.resume(throwing: SinkTestFailure("unshare(CLONE_NEWNS): \(String(cString: strerror(errno)))")); return
                 }
                 guard mount("none", "/", nil, UInt(MS_REC | MS_PRIVATE), nil) == 0 else {
-                    c.resume(throwing: TestFailure("making / private: \(String(cString: strerror(errno)))")); return
+                    c.resume(throwing: SinkTestFailure("making / private: \(String(cString: strerror(errno)))")); return
                 }
                 do { c.resume(returning: try body()) } catch { c.resume(throwing: error) }
             }
@@ -72,14 +72,14 @@ enum PrivateMountNamespace {
 
     static func mountTmpfs(_ path: String) throws {
         guard mount("tmpfs", path, "tmpfs", 0, "mode=0755") == 0 else {
-            throw TestFailure("mount tmpfs on \(path): \(String(cString: strerror(errno)))")
+            throw SinkTestFailure("mount tmpfs on \(path): \(String(cString: strerror(errno)))")
         }
     }
 
     static func bind(_ source: String, _ target: String, recursive: Bool = false) throws {
         let flags = UInt(MS_BIND) | (recursive ? UInt(MS_REC) : 0)
         guard mount(source, target, nil, flags, nil) == 0 else {
-            throw TestFailure("bind \(source) on \(target): \(String(cString: strerror(errno)))")
+            throw SinkTestFailure("bind \(source) on \(target): \(String(cString: strerror(errno)))")
         }
     }
 }
@@ -87,11 +87,11 @@ enum PrivateMountNamespace {
 /// A child process started with posix_spawn from the calling thread (so it
 /// inherits that thread's mount namespace, which Foundation.Process does not
 /// promise).
-struct Child {
+struct SpawnedChild {
     let pid: pid_t
 
     /// Starts `argv[0]` (an absolute path) with stdin from /dev/null and stdout and stderr to `output` (or /dev/null).
-    static func spawn(_ argv: [String], output: String? = nil) throws -> Child {
+    static func spawn(_ argv: [String], output: String? = nil) throws -> SpawnedChild {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -102,8 +102,8 @@ struct Child {
         defer { for p in cargs { free(p) } }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, argv[0], &actions, nil, &cargs, environ)
-        guard rc == 0 else { throw TestFailure("posix_spawn \(argv[0]): \(String(cString: strerror(rc)))") }
-        return Child(pid: pid)
+        guard rc == 0 else { throw SinkTestFailure("posix_spawn \(argv[0]): \(String(cString: strerror(rc)))") }
+        return SpawnedChild(pid: pid)
     }
 
     /// Runs to completion; returns the exit status and what it printed.
@@ -122,8 +122,8 @@ struct Child {
         while true {
             let r = waitpid(pid, &status, WNOHANG)
             if r == pid { return (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F) }
-            if r < 0 { throw TestFailure("waitpid \(pid): \(String(cString: strerror(errno)))") }
-            if ContinuousClock.now > deadline { kill(pid, SIGKILL); _ = waitpid(pid, &status, 0); throw TestFailure("child \(pid) timed out") }
+            if r < 0 { throw SinkTestFailure("waitpid \(pid): \(String(cString: strerror(errno)))") }
+            if ContinuousClock.now > deadline { kill(pid, SIGKILL); _ = waitpid(pid, &status, 0); throw SinkTestFailure("child \(pid) timed out") }
             usleep(10_000)
         }
     }
@@ -135,25 +135,28 @@ struct Child {
     }
 }
 
-/// Polls `condition` every 10 ms until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(10), _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try condition() { return true }
-        usleep(10_000)
+/// Small helpers of the sink and systemd tests.
+enum SinkTestKit {
+    /// Polls `condition` every 10 ms until it holds or `timeout` passes.
+    static func eventually(timeout: Duration = .seconds(10), _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try condition() { return true }
+            usleep(10_000)
+        }
+        return try condition()
     }
-    return try condition()
-}
 
-func isSocket(_ path: String) -> Bool {
-    var st = stat()
-    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK
-}
+    static func isSocket(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK
+    }
 
-func makeTempDir(_ prefix: String) throws -> String {
-    var template = Array((NSTemporaryDirectory() + prefix + ".XXXXXX").utf8CString)
-    guard let p = mkdtemp(&template) else { throw TestFailure("mkdtemp: \(String(cString: strerror(errno)))") }
-    return String(cString: p)
+    static func makeTempDir(_ prefix: String) throws -> String {
+        var template = Array((NSTemporaryDirectory() + prefix + ".XXXXXX").utf8CString)
+        guard let p = mkdtemp(&template) else { throw SinkTestFailure("mkdtemp: \(String(cString: strerror(errno)))") }
+        return String(cString: p)
+    }
 }
 
 /// A LogHandler that keeps what is logged, for asserting on rate limits.

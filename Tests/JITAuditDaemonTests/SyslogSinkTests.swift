@@ -44,7 +44,7 @@ import Testing
         guard let rsyslogd = ["/usr/sbin/rsyslogd", "/sbin/rsyslogd"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             print("skipped: rsyslogd not installed (scripts/ensure-deps rsyslogd:rsyslog)"); return
         }
-        let dir = try makeTempDir("jitaudit-rsyslog")
+        let dir = try SinkTestKit.makeTempDir("jitaudit-rsyslog")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let critical = SampleFindings.make(actor: SampleFindings.hostile, summary: "approved own request: " + SampleFindings.hostile)
         let medium = SampleFindings.make(rule: "rubber_stamp", severity: .medium, actor: "bob", requestID: "req-2", n: 1)
@@ -61,7 +61,7 @@ import Testing
                 try local3.emit(info)
                 local3.close()
                 var got: [String] = []
-                _ = eventually { got = log.lines(); return got.count >= 3 }
+                _ = SinkTestKit.eventually { got = log.lines(); return got.count >= 3 }
                 usleep(100_000)  // a forged 4th line would show up by now
                 return log.lines()
             }
@@ -107,13 +107,13 @@ struct Rsyslog {
 
         """
         try conf.write(toFile: dir + "/rsyslog.conf", atomically: true, encoding: .utf8)
-        let child = try Child.spawn([binary, "-n", "-f", dir + "/rsyslog.conf", "-i", dir + "/rsyslog.pid"], output: dir + "/rsyslogd.log")
+        let child = try SpawnedChild.spawn([binary, "-n", "-f", dir + "/rsyslog.conf", "-i", dir + "/rsyslog.pid"], output: dir + "/rsyslogd.log")
         // rsyslogd takes ~2 s to shut down on SIGTERM (queue timeouts); what it
         // wrote is already on disk when the test reads it.
         defer { child.stop(SIGKILL) }
-        guard eventually(timeout: .seconds(10), { isSocket("/dev/log") }) else {
+        guard SinkTestKit.eventually(timeout: .seconds(10), { SinkTestKit.isSocket("/dev/log") }) else {
             let log = (try? String(contentsOfFile: dir + "/rsyslogd.log", encoding: .utf8)) ?? ""
-            throw TestFailure("rsyslogd did not create /dev/log within 10 s: \(log)")
+            throw SinkTestFailure("rsyslogd did not create /dev/log within 10 s: \(log)")
         }
         return try body(Rsyslog(out: out))
     }

@@ -49,7 +49,7 @@ import Testing
     }
 
     @Test func journalScriptCollectsEntriesFromARealJournald() throws {
-        let dir = try makeTempDir("jitaudit-journal-e2e")
+        let dir = try SinkTestKit.makeTempDir("jitaudit-journal-e2e")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (status, output) = try Self.script("journal-e2e.sh", ["-o", dir + "/j.json", "--", "systemd-cat", "-t", "jitaudit", "-p", "crit", "echo", "hello journal"])
         if status == 77 { print("skipped: \(output)"); return }
