@@ -33,7 +33,9 @@ public struct DaemonSettings: Sendable {
     public struct SinkSettings: Sendable {
         public enum StdoutFormat: String, Sendable { case json, text, off }
         public var stdout: StdoutFormat = .off
-        public var syslog = true
+        /// Off by default: on a systemd host /dev/log leads to journald, so both
+        /// sinks would log every finding twice. Turn it on to feed rsyslog.
+        public var syslog = false
         public var syslogFacility = "authpriv"
         public var journal = true
         /// Findings each sink may hold before it drops (counted).
