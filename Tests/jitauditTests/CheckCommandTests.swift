@@ -10,6 +10,8 @@ import Testing
         #expect(file.status == 0, "\(file.stderr)")
         let folder = try Binary.run(["check", "--rules", "rules"])
         #expect(folder.status == 0, "\(folder.stderr)")
+        let example = try Binary.run(["check", "--config", "systemd/jitaudit.yaml.example"])
+        #expect(example.status == 0, "the shipped example configuration must be valid: \(example.stderr)")
     }
 
     @Test func brokenRulesExitTwoWithEveryLocatedProblem() throws {
