@@ -48,8 +48,15 @@ public enum RFC3339 {
         guard i == n else { return nil }
         let days = CivilDate.toDays(year: year, month: mo, day: d)
         let secs = days * 86_400 + h * 3600 + mi * 60 + s - offset
+        // The instant must have a UTC spelling too (years 0000–9999), or findings
+        // and the audit log could not write it back.
+        guard secs >= firstSecond, secs <= lastSecond else { return nil }
         return Timestamp(micros: secs * 1_000_000 + frac)
     }
+
+    /// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z in seconds since the epoch.
+    static let firstSecond: Int64 = -62_167_219_200
+    static let lastSecond: Int64 = 253_402_300_799
 
     public static func parse(_ s: String) -> Timestamp? {
         var s = s
