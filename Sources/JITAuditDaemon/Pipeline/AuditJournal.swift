@@ -29,15 +29,15 @@ public struct DurableBatch {
 }
 
 /// Where the pipeline resumes after a restart: the last engine snapshot and
-/// the audit-log events accepted after it, in arrival order.
+/// the file sources' checkpoints; the events logged after the snapshot are
+/// streamed to the caller by ``AuditJournal/resume(feed:)``.
 public struct ResumePoint {
     public var engineState: EngineState?
-    /// Raw lines of events stored after the snapshot, oldest first.
-    public var eventsAfterSnapshot: [[UInt8]]
+    public var replayedEvents: Int
     public var fileCheckpoints: [String: FileCheckpoint]
-    public init(engineState: EngineState?, eventsAfterSnapshot: [[UInt8]], fileCheckpoints: [String: FileCheckpoint]) {
+    public init(engineState: EngineState?, replayedEvents: Int, fileCheckpoints: [String: FileCheckpoint]) {
         self.engineState = engineState
-        self.eventsAfterSnapshot = eventsAfterSnapshot
+        self.replayedEvents = replayedEvents
         self.fileCheckpoints = fileCheckpoints
     }
 }
@@ -51,5 +51,7 @@ public struct ResumePoint {
 /// uninterrupted run, and finding ids make re-raised ones no-ops.
 public protocol AuditJournal: AnyObject {
     func commit(_ batch: DurableBatch) throws
-    func resumePoint() throws -> ResumePoint
+    /// Loads the last snapshot with `restore`, then streams the raw line of
+    /// every event logged after it, oldest first, to `feed`.
+    func resume(restore: (EngineState) -> Void, feed: (UnsafeRawBufferPointer) -> Void) throws -> ResumePoint
 }

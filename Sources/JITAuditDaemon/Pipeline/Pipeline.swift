@@ -46,20 +46,21 @@ public actor Pipeline: LineIntake {
     /// Returns the file sources' checkpoints.
     public func resume() throws -> [String: FileCheckpoint] {
         guard let journal else { return [:] }
-        let point = try journal.resumePoint()
-        if let state = point.engineState { engine = Engine(rules: engine.rules, config: engine.config, state: state) }
         var findings: [Finding] = []
-        for raw in point.eventsAfterSnapshot {
-            guard case .success(let e) = decoder.decode(raw) else { continue }
-            engine.ingest(e)
-            findings += engine.takeFindings()
-        }
+        let rules = engine.rules, config = engine.config
+        var restored = engine
+        let point = try journal.resume(restore: { restored = Engine(rules: rules, config: config, state: $0) }, feed: { raw in
+            guard case .success(let e) = decoder.decode(raw.assumingMemoryBound(to: UInt8.self)) else { return }
+            restored.ingest(e)
+            findings += restored.takeFindings()
+        })
+        engine = restored
         var batch = DurableBatch(receivedAt: wallClock())
         batch.findings = findings
         batch.engineState = engine.state
         try journal.commit(batch)
         lastSnapshot = wallClock()
-        logger.info("resumed", metadata: ["jitaudit.replayed": "\(point.eventsAfterSnapshot.count)", "jitaudit.findings": "\(findings.count)"])
+        logger.info("resumed", metadata: ["jitaudit.replayed": "\(point.replayedEvents)", "jitaudit.findings": "\(findings.count)"])
         return point.fileCheckpoints
     }
 
