@@ -30,10 +30,11 @@ struct FileStat: Sendable {
 }
 
 /// An OS call that failed, with its `errno`.
-struct SystemError: Error, Hashable, CustomStringConvertible {
-    var call: String
-    var errno: Int32
-    var description: String { "\(call): \(String(cString: strerror(errno)))" }
+public struct SystemError: Error, Hashable, CustomStringConvertible {
+    public var call: String
+    public var errno: Int32
+    public init(call: String, errno: Int32) { self.call = call; self.errno = errno }
+    public var description: String { "\(call): \(String(cString: strerror(errno)))" }
 }
 
 /// `stat(2)`; at file scope, where the name is not shadowed by `FileProbe.stat`.
