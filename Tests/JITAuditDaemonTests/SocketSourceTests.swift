@@ -1,6 +1,7 @@
 import Foundation
 import JITAuditCore
 @testable import JITAuditDaemon
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -39,7 +40,7 @@ import Testing
         #expect(batches.allSatisfy { $0.source == "socket" && $0.peer?.uid == geteuid() && $0.peer?.pid == getpid() && $0.checkpoint == nil })
         let lines = batches.flatMap(\.lines)
         #expect(lines.map(\.position.line) == [1, 2, 3, 4])
-        #expect(lines.map(\.position.source) == Array(repeating: "socket#1", count: 4))
+        #expect(lines.map(\.position.source) == Array(repeating: "socket", count: 4))
     }
 
     @Test func anUnterminatedLastLineCountsAtEOF() async throws {
@@ -69,7 +70,10 @@ import Testing
         }
         // Each connection's lines arrive complete and in order.
         var byConnection: [String: [Int]] = [:]
-        for l in await intake.batches.flatMap(\.lines) { byConnection[l.position.source, default: []].append(l.position.line) }
+        for l in await intake.batches.flatMap(\.lines) {
+            let actor = try LineDecoder().decode(RecordingIntake.text(l)).get().actor
+            byConnection[actor, default: []].append(l.position.line)
+        }
         #expect(byConnection.count == clients)
         #expect(byConnection.values.allSatisfy { $0 == Array(1...perClient) })
     }
@@ -257,6 +261,37 @@ import Testing
         task.cancel()
         _ = try? await task.value
         #expect(access(path, F_OK) == 0, "a passed socket's file belongs to systemd and stays")
+    }
+
+    @Test func gracefulShutdownStopsAcceptingAndClosesLingeringConnections() async throws {
+        let dir = TempDir(); defer { dir.cleanup() }
+        let intake = RecordingIntake()
+        let path = dir.file("jit.sock")
+        let source = try SocketSource(config: SocketSourceConfig(listener: .path(path), shutdownGrace: .milliseconds(300)),
+                                      intake: intake, logger: testLogger("socket"))
+        append(dir.file("app.log"), eventLine(1) + "\n")
+        let tailer = FileTailer(config: FileSourceConfig(paths: [dir.file("app.log")]), intake: intake, logger: testLogger("tail"))
+        let group = ServiceGroup(configuration: .init(services: [tailer, source], logger: testLogger("group")))
+        let running = Task { try await group.run() }
+        await eventually { await intake.lineCount == 1 }
+        let lingering = try connectRaw(path)
+        defer { close(lingering) }
+        writeAll(lingering, Array((eventLine(2) + "\n").utf8))  // no half-close: it would stay open
+        await eventually { await intake.lineCount == 2 }
+        let started = ContinuousClock.now
+        await group.triggerGracefulShutdown()
+        var reply: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 256)
+        while true {
+            let n = await onThread { [buf] in var b = buf; let n = recv(lingering, &b, b.count, 0); return (n, b) }
+            if n.0 <= 0 { break }
+            reply += n.1[0..<n.0]
+        }
+        #expect(String(decoding: reply, as: UTF8.self) == "ERR shutting down\n")
+        try await running.value
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(access(path, F_OK) != 0)
+        #expect((try? connectRaw(path)) == nil)
     }
 
     @Test func emitReportsAnUnreachableDaemon() async throws {

@@ -34,14 +34,15 @@ public struct SocketSourceConfig: Sendable, Hashable {
     public var partialLineTimeout: Duration
     /// On shutdown, connections get this long to finish before they are closed (`ERR shutting down`).
     public var shutdownGrace: Duration
-    /// The source name in batches (`LineBatch.source`); positions are `<name>#<connection>`.
+    /// The source name of batches and line positions (a line's number counts within its connection;
+    /// the peer's credentials go with every batch).
     public var name: String
 
     public static let defaultPath = "/run/jitaudit/jitaudit.sock"
 
     public init(listener: Listener = .path(SocketSourceConfig.defaultPath), mode: UInt32 = 0o660,
                 owner: UInt32? = nil, group: UInt32? = nil, policy: PeerPolicy = PeerPolicy(),
-                maxConnections: Int = 64, lineLimit: Int = 65_536, idleTimeout: Duration = .seconds(300),
+                maxConnections: Int = 256, lineLimit: Int = 65_536, idleTimeout: Duration = .seconds(60),
                 partialLineTimeout: Duration = .seconds(30), shutdownGrace: Duration = .seconds(2), name: String = "socket") {
         self.listener = listener; self.mode = mode; self.owner = owner; self.group = group; self.policy = policy
         self.maxConnections = maxConnections; self.lineLimit = lineLimit; self.idleTimeout = idleTimeout
@@ -217,8 +218,8 @@ public final class SocketSource: Service, Sendable {
 
     private func serve(_ c: Accepted, shuttingDown: Flag) async {
         defer { state.withLock { $0.active -= 1 } }
-        let source = "\(config.name)#\(c.number)"
-        var meta: Logger.Metadata = ["jitaudit.source.connection": "\(source)", "jitaudit.source.peer.uid": "\(c.peer.uid)",
+        let source = config.name
+        var meta: Logger.Metadata = ["jitaudit.source.connection": "\(c.number)", "jitaudit.source.peer.uid": "\(c.peer.uid)",
                                      "jitaudit.source.peer.pid": "\(c.peer.pid)"]
         let limits = LineFramingHandler.Limits(lineLimit: config.lineLimit, idleTimeout: .init(config.idleTimeout),
                                                partialLineTimeout: .init(config.partialLineTimeout))
