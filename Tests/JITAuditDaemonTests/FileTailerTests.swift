@@ -192,6 +192,16 @@ import Testing
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(await second.texts == ["3", "new-1"])
+
+        // A checkpoint of a path no longer configured is not followed into its rotated files.
+        let other = dir.file("other.log")
+        append(other, "o\n")
+        let third = RecordingIntake()
+        try await withTailer([other], intake: third, checkpoints: [cp]) { _ in
+            await eventually { await third.lineCount == 1 }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(await third.texts == ["o"])
     }
 
     @Test func overlongLinesAreCutAndTheNextLineSurvives() async throws {

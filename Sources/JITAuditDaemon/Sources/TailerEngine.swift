@@ -216,11 +216,17 @@ final class TailerEngine {
     /// (rotated or truncated while the daemon was down) is continued from the
     /// rotated file beside the path, found by inode or fingerprint.
     private func recoverFromCheckpoints(now: ContinuousClock.Instant) {
-        for g in generations where g.fromCheckpoint && g.fingerprint != 0 {
+        for g in generations where g.fromCheckpoint && g.fingerprint != 0 && isConfigured(g.key) {
             if openRecovery(key: g.key, generation: g, now: now) {
                 generations.removeAll { $0.fromCheckpoint && $0.key == g.key && $0.id == g.id }
             }
         }
+    }
+
+    /// True when a configured path or glob names `path` (a checkpoint of a path
+    /// no longer configured is not followed into its rotated files).
+    private func isConfigured(_ path: String) -> Bool {
+        config.paths.contains { $0 == path || (FileProbe.isPattern($0) && fnmatch($0, path, FNM_PATHNAME) == 0) }
     }
 
     private func openRecovery(key: String, generation g: Generation, now: ContinuousClock.Instant) -> Bool {
