@@ -31,14 +31,16 @@ public enum EmitClient {
         guard socketPath.utf8.count < MemoryLayout.size(ofValue: sockaddr_un().sun_path) else {
             throw Failure(message: "cannot connect to \(socketPath): path too long")
         }
-        if SocketListener.withAddress(socketPath, { connect(fd, $0, $1) }) != 0 {
-            let e = errno
-            let hint = e == ENOENT || e == ECONNREFUSED ? " (is jitaudit running?)" : e == EACCES ? " (not allowed: check the socket's group and mode)" : ""
-            throw Failure(message: "cannot connect to \(socketPath): \(String(cString: strerror(e)))\(hint)")
-        }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
+        // Non-blocking: a full listen backlog (EAGAIN) is retried until the deadline instead of hanging.
+        while SocketListener.withAddress(socketPath, { connect(fd, $0, $1) }) != 0 {
+            let e = errno
+            if (e == EAGAIN || e == EINTR) && clock.now < deadline { usleep(20_000); continue }
+            let hint = e == ENOENT || e == ECONNREFUSED ? " (is jitaudit running?)" : e == EACCES ? " (not allowed: check the socket's group and mode)" : ""
+            throw Failure(message: "cannot connect to \(socketPath): \(String(cString: strerror(e)))\(hint)")
+        }
         var sent = 0
         var writing = true
         if payload.isEmpty { shutdown(fd, Int32(SHUT_WR)); writing = false }
