@@ -23,6 +23,8 @@ struct Replay: ParsableCommand {
     @Flag(name: [.short, .long], help: "Print no summary on stderr.")
     var quiet = false
 
+    @OptionGroup var storeOptions: ReplayStoreOptions
+
     func run() throws {
         let (config, rules): (EngineConfig, RuleSet)
         do { (config, rules) = try engineOptions.load() } catch let e as ConfigurationFailure {
@@ -31,6 +33,7 @@ struct Replay: ParsableCommand {
         }
         let format = self.format ?? (OutputWriter.stdoutIsTerminal ? .text : .json)
         let out = OutputWriter(fd: 1)
+        if storeOptions.db != nil { return try runWithStore(Engine(rules: rules, config: config), format: format, out: out) }
         var runner = ReplayRunner(engine: Engine(rules: rules, config: config))
         let started = DispatchTime.now()
         let emit: (Finding) -> Void = { f in out.writeLine(format == .json ? FindingFormat.json(f) : FindingFormat.text(f)) }

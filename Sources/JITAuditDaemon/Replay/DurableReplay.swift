@@ -1,0 +1,173 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import JITAuditCore
+import JITAuditStore
+
+/// `jitaudit replay --db`: runs the engine over files or stdin and keeps
+/// every accepted event, rejected line and finding in the store.
+///
+/// Work is committed in batches of `batchSize` events; each commit carries
+/// the file's checkpoint (the start of the next unread line), and every
+/// `snapshotEvery` events also the engine's state. A restart restores the
+/// snapshot, re-feeds the engine the events logged after it, and continues
+/// each file from its checkpoint — so a run killed at any instant and run
+/// again ends with exactly the findings of an uninterrupted run, and running
+/// the same input again stores nothing twice. Stdin has no checkpoint: it is
+/// read from its start every time.
+package struct DurableReplay: ~Copyable {
+    package var engine: Engine
+    package var stats = IngestStats()
+    package private(set) var storedFindings = 0
+    /// Events the engine was re-fed from the log on resume.
+    package private(set) var replayedFromLog = 0
+    /// Files resumed from a checkpoint, with the offset they resumed at.
+    package private(set) var resumed: [(path: String, offset: Int64)] = []
+    package let store: AuditStore
+    let batchSize: Int
+    let snapshotEvery: Int
+    let now: () -> Timestamp
+    let decoder = LineDecoder()
+    let reader: LineReader
+    private var sinceSnapshot = 0
+    private var checkpoints: [String: SourceCheckpoint] = [:]
+
+    package init(engine: Engine, store: AuditStore, batchSize: Int = 50_000, snapshotEvery: Int = 500_000,
+                 now: @escaping () -> Timestamp) {
+        self.engine = engine
+        self.store = store
+        self.batchSize = max(1, batchSize)
+        self.snapshotEvery = max(1, snapshotEvery)
+        self.now = now
+        self.reader = LineReader(lineLimit: engine.config.lineLimit)
+    }
+
+    /// Brings the engine to where the last commit left it: the snapshot, then
+    /// the events logged after it. Findings this raises were stored with those
+    /// events already; any that were not are stored and handed to `onFinding`.
+    package mutating func resume(onFinding: (Finding) throws -> Void) throws {
+        var through: Int64 = 0
+        if let snap = try store.snapshot() {
+            engine = Engine(rules: engine.rules, config: engine.config, state: snap.state)
+            through = snap.throughSeq
+        }
+        var refed: [Event] = []
+        try store.forEachEvent(after: through) { raw in
+            if case .success(let e) = decoder.decode(raw.bindMemory(to: UInt8.self)) { refed.append(e) }
+        }
+        for e in refed {
+            engine.ingest(e)
+            replayedFromLog += 1
+            try storeFindings(onFinding)
+        }
+        checkpoints = try store.checkpoints()
+        sinceSnapshot = refed.count
+        try store.commit(at: now())
+    }
+
+    /// Processes `path` (`-` is stdin) from its checkpoint to its end.
+    package mutating func run(path: String, onRejection: (Rejection, LinePosition) -> Void = { _, _ in },
+                             onFinding: (Finding) throws -> Void) throws {
+        let fd: Int32
+        if path == "-" { fd = 0 } else {
+            fd = open(path, O_RDONLY | O_CLOEXEC)
+            if fd < 0 { throw ReadError(errno: errno, source: path) }
+        }
+        defer { if fd != 0 { close(fd) } }
+        let display = path == "-" ? "<stdin>" : path
+        var identity: SourceCheckpoint?
+        var start: (offset: Int64, line: Int) = (0, 1)
+        if fd != 0, case .success(let st) = FileProbe.stat(fd: fd), st.isRegular {
+            let key = Self.canonicalPath(path)
+            let fingerprint = FileProbe.fingerprint(fd: fd)
+            identity = SourceCheckpoint(path: key, device: st.id.device, inode: st.id.inode, fingerprint: fingerprint, offset: 0, line: 1)
+            if let c = checkpoints[key], fingerprint != 0, c.fingerprint == fingerprint, c.device == st.id.device,
+               c.inode == st.id.inode, c.offset <= st.size, c.offset > 0 {
+                guard lseek(fd, off_t(c.offset), SEEK_SET) == off_t(c.offset) else { throw ReadError(errno: errno, source: path) }
+                start = (c.offset, c.line)
+                resumed.append((path, c.offset))
+            }
+        }
+        let source = identity?.path ?? display
+        let limit = engine.config.lineLimit
+        var next = start
+        var receivedAt = now()
+        let bytes = try reader.read(fd: fd, source: display, startOffset: start.offset, startLine: start.line) { item, pos in
+            if store.pendingEvents >= batchSize {
+                // Everything before this line is processed: commit it with this position.
+                if var c = identity { c.offset = pos.offset; c.line = pos.line; try store.save(c, at: receivedAt) }
+                if sinceSnapshot >= snapshotEvery {
+                    try store.commit(snapshot: engine.state, at: now())
+                    sinceSnapshot = 0
+                } else {
+                    try store.commit(at: now())
+                }
+                receivedAt = now()
+            }
+            stats.lines += 1
+            switch item {
+            case .tooLong(let len):
+                let r = Rejection(.tooLong, "line longer than the limit of \(limit) bytes (\(len)+ bytes)")
+                stats.reject(r, at: pos)
+                onRejection(r, pos)
+                try store.reject(r, raw: UnsafeRawBufferPointer(start: nil, count: 0), length: len, source: source,
+                                 line: pos.line, offset: pos.offset, receivedAt: receivedAt)
+            case .line(let line):
+                switch decoder.decode(line) {
+                case .success(let event):
+                    stats.accepted += 1
+                    try store.append(event, source: source, line: pos.line, offset: pos.offset, receivedAt: receivedAt)
+                    engine.ingest(event)
+                    sinceSnapshot += 1
+                    if engine.hasFindings { storedFindings += try Self.store(&engine, in: store, at: receivedAt, onFinding) }
+                case .failure(let r):
+                    stats.reject(r, at: pos)
+                    onRejection(r, pos)
+                    try store.reject(r, raw: UnsafeRawBufferPointer(line), source: source, line: pos.line, offset: pos.offset,
+                                     receivedAt: receivedAt)
+                }
+            }
+            next = (pos.offset, pos.line + 1)
+        }
+        stats.bytes += bytes
+        if var c = identity {
+            c.offset = start.offset + bytes
+            c.line = next.line
+            try store.save(c, at: receivedAt)
+            checkpoints[c.path] = c
+        }
+    }
+
+    /// End of input: every event is processed and reached deadlines fire. The
+    /// snapshot keeps the state from before this flush, so a later run over
+    /// more input goes on as if this one had not ended.
+    package mutating func finish(onFinding: (Finding) throws -> Void) throws {
+        let state = engine.state
+        engine.finish()
+        try storeFindings(onFinding)
+        try store.commit(snapshot: state, at: now())
+        sinceSnapshot = 0
+    }
+
+    private mutating func storeFindings(_ onFinding: (Finding) throws -> Void) throws {
+        storedFindings += try Self.store(&engine, in: store, at: now(), onFinding)
+    }
+
+    /// Stores the engine's new findings; hands those not stored before to `onFinding`.
+    private static func store(_ engine: inout Engine, in store: AuditStore, at: Timestamp,
+                              _ onFinding: (Finding) throws -> Void) throws -> Int {
+        var n = 0
+        for f in engine.takeFindings() where try store.record(f, recordedAt: at) {
+            n += 1
+            try onFinding(f)
+        }
+        return n
+    }
+
+    /// The absolute path with symlinks resolved, so one file has one checkpoint.
+    static func canonicalPath(_ path: String) -> String {
+        guard let p = realpath(path, nil) else { return path }
+        defer { free(p) }
+        return String(cString: p)
+    }
+}

@@ -1,0 +1,37 @@
+import JITAuditCore
+
+extension AuditStore {
+    /// The last engine snapshot and the seq of the newest event it covers.
+    package func snapshot() throws(StoreError) -> (state: EngineState, throughSeq: Int64)? {
+        let s = try conn.prepare("SELECT format, through_seq, state FROM engine_snapshot WHERE id = 1")
+        guard try s.step() else { return nil }
+        let format = s.text(0) ?? ""
+        let through = s.int64(1)
+        let state = try SnapshotCodec.decode(s.bytes(2) ?? UnsafeRawBufferPointer(start: nil, count: 0), format: format, path: path)
+        return (state, through)
+    }
+
+    /// Calls `body` with the raw line of every event after `seq`, in arrival
+    /// order: what the engine must be fed on top of the snapshot.
+    package func forEachEvent(after seq: Int64, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let s = try conn.prepare("SELECT raw FROM events WHERE seq > ?1 ORDER BY seq")
+        s.bind(1, seq)
+        while try s.step() {
+            try body(s.bytes(0) ?? UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+    }
+
+    /// Every file source's checkpoint, by path.
+    package func checkpoints() throws(StoreError) -> [String: SourceCheckpoint] {
+        let s = try conn.prepare("""
+            SELECT s.path, c.device, c.inode, c.fingerprint, c.offset, c.line FROM checkpoints c JOIN sources s ON s.id = c.source_id
+            """)
+        var out: [String: SourceCheckpoint] = [:]
+        while try s.step() {
+            let p = s.text(0) ?? ""
+            out[p] = SourceCheckpoint(path: p, device: UInt64(bitPattern: s.int64(1)), inode: UInt64(bitPattern: s.int64(2)),
+                                      fingerprint: UInt64(bitPattern: s.int64(3)), offset: s.int64(4), line: s.int(5))
+        }
+        return out
+    }
+}

@@ -1,0 +1,168 @@
+import CSQLite
+import JITAuditCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// jitaudit's durable memory: one SQLite database (WAL) holding the
+/// hash-chained audit log, rejected lines, findings, file checkpoints and the
+/// engine snapshot.
+///
+/// Open it as the one writer (``Mode/write``: takes an exclusive lock for the
+/// life of the object, migrates the schema) or as a reader (``Mode/read``:
+/// never writes, may run beside the writer). Writes go into one open
+/// transaction that ``commit(snapshot:at:)`` ends: everything since the last
+/// commit becomes durable together, or nothing of it does.
+package final class AuditStore {
+    package enum Mode: Sendable { case write, read }
+
+    package struct Options: Sendable {
+        /// How long to wait for a lock held by another process.
+        package var busyTimeoutMilliseconds: Int32 = 5_000
+        /// SQLite page cache, in KiB.
+        package var cacheKiB: Int = 64 * 1024
+        package init() {}
+    }
+
+    let conn: Connection
+    package let path: String
+    package let mode: Mode
+    let options: Options
+
+    // Writer state; see AuditStore+Write.swift.
+    var writer: WriterState?
+
+    package init(path: String, mode: Mode, options: Options = Options()) throws(StoreError) {
+        self.path = path
+        self.mode = mode
+        self.options = options
+        if mode == .read {
+            // A reader never creates the file: a missing database is an error.
+            guard access(path, F_OK) == 0 else {
+                throw StoreError(.cannotOpen, "no such database file (create one with `jitaudit replay --db \(path) FILE`)", path: path)
+            }
+        }
+        conn = try Connection(path: path, readOnly: mode == .read, create: mode == .write)
+        sqlite3_busy_timeout(conn.handle, options.busyTimeoutMilliseconds)
+        try checkHeader()
+        if mode == .write {
+            guard !conn.isReadOnly else {
+                throw StoreError(.readOnly, "the database file is read-only; check its permissions (or use a reader command)", path: path)
+            }
+            try takeWriterLock()
+            try configureWriter()
+            try migrate()
+            writer = try WriterState(conn: conn)
+        } else {
+            try conn.exec("PRAGMA query_only = ON", "configuring the reader")
+            let version = try conn.scalarInt("PRAGMA user_version") ?? 0
+            guard version > 0 else {
+                throw StoreError(.notJITAudit, "the database has no jitaudit schema yet (create it with `jitaudit replay --db \(path) FILE`)", path: path)
+            }
+        }
+    }
+
+    /// Schema version of this binary.
+    package static var schemaVersion: Int { Schema.latestVersion }
+
+    /// Refuses a foreign database or a schema newer than this binary knows,
+    /// before anything is written. Reading the header also catches a file
+    /// that is not a database at all.
+    private func checkHeader() throws(StoreError) {
+        let version: Int64
+        let appID: Int64
+        do {
+            version = try conn.scalarInt("PRAGMA user_version") ?? 0
+            appID = try conn.scalarInt("PRAGMA application_id") ?? 0
+        }
+        if version > Schema.latestVersion {
+            throw StoreError(.schemaTooNew, "the database has schema version \(version), newer than this jitaudit knows (\(Schema.latestVersion)); "
+                             + "use the jitaudit release that wrote it, or a newer one", path: path)
+        }
+        if appID != 0 && appID != Int64(Schema.applicationID) {
+            throw StoreError(.notJITAudit, "the file is an SQLite database of another application (application_id \(appID)); refusing to use it", path: path)
+        }
+        if appID == 0 {
+            let tables = try conn.scalarInt("SELECT count(*) FROM sqlite_schema") ?? 0
+            if tables > 0 {
+                throw StoreError(.notJITAudit, "the file is an SQLite database that jitaudit did not create; refusing to use it", path: path)
+            }
+        }
+    }
+
+    /// One writer per database: an exclusive `flock` held while this object lives.
+    private func takeWriterLock() throws(StoreError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError(.cannotOpen, "cannot open for locking: \(String(cString: strerror(errno)))", path: path) }
+        conn.writerLockFD = fd
+        var waited: Int32 = 0
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else {
+                throw StoreError(.io, "cannot lock the database: \(String(cString: strerror(errno)))", path: path)
+            }
+            if waited >= options.busyTimeoutMilliseconds {
+                throw StoreError(.locked, "another jitaudit process is writing to this database (waited \(waited) ms); "
+                                 + "stop it or raise --busy-timeout", path: path)
+            }
+            usleep(20_000)
+            waited += 20
+        }
+    }
+
+    private func configureWriter() throws(StoreError) {
+        let mode = try conn.prepare("PRAGMA journal_mode = WAL")
+        guard try mode.step(), mode.text(0)?.lowercased() == "wal" else {
+            throw StoreError(.io, "cannot switch the database to WAL mode (is it on a network file system?)", path: path)
+        }
+        try conn.exec("""
+            PRAGMA synchronous = NORMAL;
+            PRAGMA foreign_keys = ON;
+            PRAGMA cache_size = -\(options.cacheKiB);
+            PRAGMA temp_store = MEMORY;
+            PRAGMA journal_size_limit = 67108864;
+            """, "configuring the database")
+    }
+
+    /// Applies the migrations this file lacks, each in its own transaction.
+    private func migrate() throws(StoreError) {
+        let current = Int(try conn.scalarInt("PRAGMA user_version") ?? 0)
+        for m in Schema.migrations where m.version > current {
+            try conn.exec("BEGIN IMMEDIATE", "starting migration \(m.version) (\(m.name))")
+            do {
+                if m.version == 1 {
+                    try conn.exec("""
+                        CREATE TABLE schema_migrations (
+                            version    INTEGER PRIMARY KEY,
+                            name       TEXT NOT NULL UNIQUE,
+                            applied_at TEXT NOT NULL
+                        );
+                        PRAGMA application_id = \(Schema.applicationID);
+                        """, "creating the migrations table")
+                }
+                try conn.exec(m.sql, "migration \(m.version) (\(m.name))")
+                let record = try conn.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))")
+                record.bind(1, m.version)
+                record.bind(2, m.name)
+                try record.run()
+                try conn.exec("PRAGMA user_version = \(m.version)")
+                try conn.exec("COMMIT", "committing migration \(m.version) (\(m.name))")
+            } catch {
+                try? conn.exec("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// Applied migrations, oldest first.
+    package func migrations() throws(StoreError) -> [(version: Int, name: String)] {
+        let s = try conn.prepare("SELECT version, name FROM schema_migrations ORDER BY version")
+        var out: [(Int, String)] = []
+        while try s.step() { out.append((s.int(0), s.text(1) ?? "")) }
+        return out
+    }
+
+    /// Number of rows of a table (tests and summaries).
+    package func count(_ table: String) throws(StoreError) -> Int {
+        Int(try conn.scalarInt("SELECT count(*) FROM \(table)") ?? 0)
+    }
+}
