@@ -31,7 +31,11 @@ import Testing
         let pace: UInt32
         let done = Mutex(false)
         let rotations = Mutex<[String]>([])
-        init(path: String, pace: UInt32) { self.path = path; self.pace = pace }
+        /// Lines the tailer has handed out: before rotating again, the writer
+        /// waits until the tailer has seen the current file at all (the one
+        /// thing the tailer needs: it cannot follow a file it never saw).
+        let tailed: Progress
+        init(path: String, pace: UInt32, tailed: Progress) { self.path = path; self.pace = pace; self.tailed = tailed }
 
         func start() {
             Thread { [self] in self.run() }.start()
@@ -40,10 +44,13 @@ import Testing
         private func run() {
             var fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
             var generation = 0
+            var generationStart = 0
             for i in 0..<FileRotationStressTests.total {
                 writeAll(fd, Array((eventLine(i) + "\n").utf8))
                 if i % 100 == 99 { usleep(pace) }
                 if i > 0 && i % FileRotationStressTests.rotateEvery == 0 {
+                    while tailed.value.load(ordering: .relaxed) <= generationStart { usleep(1000) }
+                    generationStart = i + 1
                     generation += 1
                     let rotated = "\(path).\(generation)"
                     if generation % 2 == 1 {
@@ -88,7 +95,7 @@ import Testing
         append(path, "")
         let task = Task { try await tailer.run() }
         await eventually("file open") { tailer.stats.openFiles == 1 }
-        let writer = Writer(path: path, pace: setup == .polling ? 2_000 : 200)
+        let writer = Writer(path: path, pace: setup == .polling ? 2_000 : 200, tailed: intake.received)
         writer.start()
         await eventually("writer done", timeout: .seconds(120)) { writer.done.withLock { $0 } }
         await eventually("all lines", timeout: .seconds(60)) { await intake.lineCount >= Self.total }

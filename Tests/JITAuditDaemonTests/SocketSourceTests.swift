@@ -330,10 +330,6 @@ func connectRaw(_ path: String) throws -> Int32 {
 }
 
 /// Sends `bytes` with blocking writes (counting progress), optionally half-closes, reads the reply to EOF.
-final class Progress: Sendable {
-    let value = Atomic<Int>(0)
-}
-
 func blockingSend(_ path: String, _ bytes: [UInt8], progress: Progress?, halfClose: Bool = true) -> Result<String, EmitClient.Failure> {
     guard let fd = try? connectRaw(path) else { return .failure(.init(message: "connect failed")) }
     defer { close(fd) }

@@ -2,13 +2,21 @@ import Foundation
 import JITAuditCore
 import JITAuditDaemon
 import Logging
+import Synchronization
 import Testing
+
+/// A counter shared with threads.
+final class Progress: Sendable {
+    let value = Atomic<Int>(0)
+}
 
 /// A pipeline stand-in for source tests: records every batch, decodes lines
 /// with the real `LineDecoder` to produce rejections, and can be paused to
 /// hold `submit` (back-pressure) or slowed.
 actor RecordingIntake: LineIntake {
     private(set) var batches: [LineBatch] = []
+    /// Lines recorded so far, readable from any thread.
+    nonisolated let received = Progress()
     private(set) var submitsStarted = 0
     private var paused = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
@@ -30,6 +38,7 @@ actor RecordingIntake: LineIntake {
         while paused { await withCheckedContinuation { waiters.append($0) } }
         if let delay { try await Task.sleep(for: delay) }
         batches.append(batch)
+        received.value.add(batch.lines.count, ordering: .relaxed)
         var accepted = 0
         var rejected: [(position: LinePosition, reason: Rejection)] = []
         for l in batch.lines {
