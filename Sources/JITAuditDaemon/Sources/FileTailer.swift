@@ -72,7 +72,8 @@ public struct FileTailer: Service {
     public var stats: FileSourceStats { statsBox.value.withLock { $0 } }
 
     /// Tails until the task is cancelled or a graceful shutdown begins; a batch
-    /// handed to the intake is always finished first. Rethrows the intake's errors.
+    /// handed to the intake is always finished first. Rethrows the intake's
+    /// errors (except `CancellationError`, which ends it quietly).
     public func run() async throws {
         let watcher = FileWatcher(pollInterval: config.pollInterval, useInotify: config.inotify)
         if config.inotify && !watcher.usesInotify {
@@ -87,10 +88,14 @@ public struct FileTailer: Service {
             "jitaudit.source.paths": "\(config.paths.joined(separator: ", "))",
             "jitaudit.source.inotify": "\(watcher.usesInotify)",
         ])
-        if try await engine.tick() { watcher.poke() }
-        for await _ in watcher.wakeups.cancelOnGracefulShutdown() {
-            if Task.isCancelled || Task.isShuttingDownGracefully { break }
+        do {
             if try await engine.tick() { watcher.poke() }
+            for await _ in watcher.wakeups.cancelOnGracefulShutdown() {
+                if Task.isCancelled || Task.isShuttingDownGracefully { break }
+                if try await engine.tick() { watcher.poke() }
+            }
+        } catch is CancellationError {
+            // The intake was cancelled with us: a stop, not a failure.
         }
         logger.info("file source stopped", metadata: ["jitaudit.source.lines": "\(stats.lines)"])
     }
