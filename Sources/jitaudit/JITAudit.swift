@@ -5,18 +5,22 @@ import Glibc
 
 /// `jitaudit`: audits Just-In-Time action approvals.
 @main
-struct JITAudit: ParsableCommand {
+struct JITAudit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jitaudit",
         abstract: "Audit Just-In-Time action approvals: detect self-approval, rubber-stamping, executions without approval and more.",
-        subcommands: [Replay.self, Check.self, Findings.self, Events.self, Verify.self, Prune.self, Emit.self]
+        subcommands: [Replay.self, Run.self, Check.self, Findings.self, Events.self, Verify.self, Prune.self, Emit.self]
     )
 
     /// Exit codes per SPEC §4: usage errors are 2 (ArgumentParser's default is 64).
-    static func main() {
+    static func main() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {

@@ -22,9 +22,10 @@ public struct DaemonSettings: Sendable {
         public var path: String? = "/run/jitaudit/jitaudit.sock"
         public var mode: UInt32 = 0o660
         public var group: String?
-        /// Peers allowed by credentials; the daemon's own uid and root are always allowed.
-        public var allowedUIDs: [UInt32] = []
-        public var allowedGIDs: [UInt32] = []
+        /// Peers allowed by credentials (user and group names or numeric ids);
+        /// the daemon's own uid and root are always allowed.
+        public var allowedUsers: [String] = []
+        public var allowedGroups: [String] = []
         public var maxConnections = 256
         public var idleTimeout: TimeSpan = .seconds(60)
         public init() {}
@@ -114,16 +115,8 @@ public enum DaemonSettingsLoader {
             }
         }
         if let p = m["group"], let g = p.string("sources.socket.group", &d) { s.group = g }
-        for (key, target) in [("allowed_uids", \DaemonSettings.SocketSettings.allowedUIDs), ("allowed_gids", \.allowedGIDs)] {
-            guard let p = m[key], !p.isNull, let items = p.strings("sources.socket.\(key)", &d) else { continue }
-            var ids: [UInt32] = []
-            for it in items {
-                if let n = UInt32(it) { ids.append(n) } else {
-                    d.append(Diagnostic(code: "bad_number", message: "sources.socket.\(key): expected numeric ids, got \(quoted(it))", location: p.location))
-                }
-            }
-            s[keyPath: target] = ids
-        }
+        if let p = m["allowed_uids"], !p.isNull, let items = p.strings("sources.socket.allowed_uids", &d) { s.allowedUsers = items }
+        if let p = m["allowed_gids"], !p.isNull, let items = p.strings("sources.socket.allowed_gids", &d) { s.allowedGroups = items }
         if let p = m["max_connections"], let n = p.int("sources.socket.max_connections", min: 1, max: 65_536, &d) { s.maxConnections = n }
         if let p = m["idle_timeout"], let t = p.span("sources.socket.idle_timeout", &d) { s.idleTimeout = t }
     }

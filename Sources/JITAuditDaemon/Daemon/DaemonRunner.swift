@@ -1,0 +1,133 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import JITAuditCore
+import Logging
+import ServiceLifecycle
+
+/// Assembles `jitaudit run`: sinks, pipeline, reloader, sources and the
+/// systemd notifier in one `ServiceGroup`. Graceful shutdown runs in reverse:
+/// the notifier says STOPPING, sources stop taking input, the pipeline takes
+/// its final snapshot, the sinks drain last.
+public struct DaemonRunner {
+    public var configPath: String?
+    /// `--rules` given on the command line: they win over the configuration's on reloads too.
+    public var ruleOverride: [String] = []
+    public var engineConfig: EngineConfig
+    public var settings: DaemonSettings
+    public var rules: RuleSet
+    public var logger: Logger
+    /// Opens the store and returns it as the pipeline's journal.
+    public var openJournal: (String) throws -> any AuditJournal
+    /// Extra sources (the socket source) built once the pipeline exists.
+    public var makeSources: (Pipeline, DaemonSettings, Logger) throws -> [any Service]
+
+    public init(configPath: String?, engineConfig: EngineConfig, settings: DaemonSettings, rules: RuleSet, logger: Logger,
+                openJournal: @escaping (String) throws -> any AuditJournal,
+                makeSources: @escaping (Pipeline, DaemonSettings, Logger) throws -> [any Service] = { _, _, _ in [] }) {
+        self.configPath = configPath
+        self.engineConfig = engineConfig
+        self.settings = settings
+        self.rules = rules
+        self.logger = logger
+        self.openJournal = openJournal
+        self.makeSources = makeSources
+    }
+
+    /// The database path: configured, else `$STATE_DIRECTORY/jitaudit.db`, else `./jitaudit.db`.
+    public static func databasePath(_ settings: DaemonSettings) -> String {
+        if let p = settings.database { return p }
+        if let dir = ProcessInfo.processInfo.environment["STATE_DIRECTORY"]?.split(separator: ":").first {
+            return "\(dir)/jitaudit.db"
+        }
+        return "jitaudit.db"
+    }
+
+    public func run() async throws {
+        let sinks = try makeSinks()
+        let journal = try openJournal(DaemonRunner.databasePath(settings))
+        let pipeline = Pipeline(engine: Engine(rules: rules, config: engineConfig), journal: journal,
+                                snapshotInterval: settings.snapshotInterval, logger: logger,
+                                wallClock: { WallClock.now() }, deliver: { sinks.deliver($0) })
+        let checkpoints = try await pipeline.resume()
+        var sources: [any Service] = []
+        if !settings.files.isEmpty {
+            let cfg = FileSourceConfig(paths: settings.files, pollInterval: .microseconds(settings.pollInterval.micros),
+                                       lineLimit: engineConfig.lineLimit)
+            sources.append(FileTailer(config: cfg, intake: pipeline, checkpoints: Array(checkpoints.values), logger: logger))
+        }
+        sources += try makeSources(pipeline, settings, logger)
+        let notifier = Notifier()
+        let started = WallClock.now()
+        let status = StatusBox()
+        let statusTask = Task {
+            while !Task.isCancelled {
+                let c = await pipeline.counters, s = await pipeline.stats, w = await pipeline.watermark
+                let elapsed = max(1, Double((WallClock.now() - started).micros) / 1e6)
+                let losses = sinks.losses
+                status.set("\(c.accepted) events (\(Int(Double(c.accepted) / elapsed))/s avg), \(c.rejected) rejected, \(s.findings) findings, watermark \(w > .distantPast ? w.rfc3339 : "-"), sink drops \(losses.dropped), evicted \(s.evicted)")
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        defer { statusTask.cancel() }
+        let configPath = self.configPath, ruleOverride = self.ruleOverride
+        let reload = ReloadService(pipeline: pipeline, logger: logger, onReload: { sinks.reopen() }) {
+            switch RuleSourcesLoader.load(configPath: configPath, rulePaths: ruleOverride) {
+            case .failure(let e): return .failure(e)
+            case .success(let v): return .success((v.0, v.2))
+            }
+        }
+        let services: [any Service] = [sinks, PipelineService(pipeline: pipeline, logger: logger, onReady: {
+            notifier.ready(status: "started")
+        }), reload] + sources + [NotifierService(notifier: notifier, statusInterval: .microseconds(settings.statusInterval.micros), status: { status.get() })]
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        logger.info("jitaudit running", metadata: ["jitaudit.database": "\(DaemonRunner.databasePath(settings))",
+                                                   "jitaudit.rules": "\(rules.rules.count)", "jitaudit.files": "\(settings.files.count)"])
+        try await group.run()
+    }
+
+    func makeSinks() throws -> SinkFanout {
+        var sinks: [any FindingSink] = []
+        switch settings.sinks.stdout {
+        case .json: sinks.append(StdoutSink(format: .json))
+        case .text: sinks.append(StdoutSink(format: .text))
+        case .off: break
+        }
+        if settings.sinks.syslog {
+            sinks.append(SyslogSink(facility: SyslogFacility(name: settings.sinks.syslogFacility) ?? .authpriv))
+        }
+        if settings.sinks.journal { sinks.append(JournalSink(facility: SyslogFacility(name: settings.sinks.syslogFacility) ?? .authpriv)) }
+        return SinkFanout(sinks: sinks, capacity: settings.sinks.queueCapacity, logger: logger)
+    }
+}
+
+/// Reads config and rules from disk for `run` and its reloads.
+public enum RuleSourcesLoader {
+    public static func load(configPath: String?, rulePaths: [String]) -> Result<(EngineConfig, DaemonSettings, RuleSet), LoadError> {
+        switch RuleSources.settings(configPath, optional: true) {
+        case .failure(let e): return .failure(e)
+        case .success(let (config, settings)):
+            let paths = rulePaths.isEmpty ? settings.rules : rulePaths
+            return RuleSources.ruleSet(rulePaths: paths, config: config).map { (config, settings, $0) }
+        }
+    }
+}
+
+/// The wall clock, read only at the daemon's edge (never by detectors).
+public enum WallClock {
+    public static func now() -> Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timestamp(micros: Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000)
+    }
+}
+
+final class StatusBox: @unchecked Sendable {
+    // Guarded by `lock`; read by the notifier, written by the status task.
+    private let lock = NSLock()
+    private var text: String?
+    func set(_ s: String) { lock.lock(); text = s; lock.unlock() }
+    func get() -> String? { lock.lock(); defer { lock.unlock() }; return text }
+}

@@ -1,0 +1,66 @@
+import JITAuditCore
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// Drives the pipeline's clock: every `tickInterval` event time flows with
+/// the wall clock (so deadlines fire in a live stream). On graceful shutdown
+/// it takes a final engine snapshot, after the sources have stopped.
+public struct PipelineService: Service {
+    let pipeline: Pipeline
+    let tickInterval: Duration
+    let logger: Logger
+    let onReady: @Sendable () -> Void
+
+    public init(pipeline: Pipeline, tickInterval: Duration = .seconds(1), logger: Logger, onReady: @escaping @Sendable () -> Void = {}) {
+        self.pipeline = pipeline
+        self.tickInterval = tickInterval
+        self.logger = logger
+        self.onReady = onReady
+    }
+
+    public func run() async throws {
+        onReady()
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: tickInterval) } catch { break }
+                do { try await pipeline.tick() } catch {
+                    logger.error("store write failed; stopping", metadata: ["jitaudit.error": "\(error)"])
+                    break
+                }
+            }
+        }
+        try await pipeline.checkpoint()
+        logger.info("pipeline checkpointed")
+    }
+}
+
+/// Reloads rules and configuration on SIGHUP: validated first; on any error
+/// the old rules stay and every problem is logged with its location.
+public struct ReloadService: Service {
+    let pipeline: Pipeline
+    let load: @Sendable () -> Result<(EngineConfig, RuleSet), LoadError>
+    let onReload: @Sendable () -> Void
+    let logger: Logger
+
+    public init(pipeline: Pipeline, logger: Logger, onReload: @escaping @Sendable () -> Void = {},
+                load: @escaping @Sendable () -> Result<(EngineConfig, RuleSet), LoadError>) {
+        self.pipeline = pipeline
+        self.load = load
+        self.onReload = onReload
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            switch load() {
+            case .failure(let e):
+                for d in e.diagnostics { logger.error("reload refused; keeping the running rules", metadata: ["jitaudit.problem": "\(d)"]) }
+            case .success(let (config, rules)):
+                await pipeline.reload(rules: rules, config: config)
+                onReload()
+                logger.info("rules reloaded", metadata: ["jitaudit.rules": "\(rules.rules.map(\.id).joined(separator: ","))"])
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import JITAuditCore
+import JITAuditStore
+
+/// The pipeline's journal on the SQLite store: one transaction per batch.
+public final class StoreJournal: AuditJournal {
+    let store: AuditStore
+
+    public init(path: String) throws {
+        store = try AuditStore(path: path, mode: .write)
+    }
+
+    public func commit(_ b: DurableBatch) throws {
+        do {
+            for a in b.events {
+                try store.append(a.event, source: a.position.source, line: a.position.line, offset: a.position.offset,
+                                 peer: a.peer.map { JITAuditStore.PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid) }, receivedAt: b.receivedAt)
+            }
+            for r in b.rejections { try reject(r, at: b.receivedAt) }
+            for f in b.findings { try store.record(f, recordedAt: b.receivedAt) }
+            if let c = b.checkpoint {
+                try store.save(SourceCheckpoint(path: c.path, device: c.device, inode: c.inode, fingerprint: c.fingerprint,
+                                                offset: c.offset, line: c.line), at: b.receivedAt)
+            }
+            try store.commit(snapshot: b.engineState, at: b.receivedAt)
+        } catch {
+            store.rollback()
+            throw error
+        }
+    }
+
+    private func reject(_ r: DurableBatch.Rejected, at now: Timestamp) throws {
+        let peer = r.peer.map { JITAuditStore.PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid) }
+        let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(r.raw.count, 1), alignment: 1)
+        defer { bytes.deallocate() }
+        if !r.raw.isEmpty { bytes.copyBytes(from: r.raw) }
+        try store.reject(r.rejection, raw: UnsafeRawBufferPointer(rebasing: bytes[0..<r.raw.count]), source: r.position.source,
+                         line: r.position.line, offset: r.position.offset, peer: peer, receivedAt: now)
+    }
+
+    public func resume(restore: (EngineState) -> Void, feed: (UnsafeRawBufferPointer) -> Void) throws -> ResumePoint {
+        let snap = try store.snapshot()
+        if let snap { restore(snap.state) }
+        var n = 0
+        try store.forEachEvent(after: snap?.throughSeq ?? 0) { raw in
+            n += 1
+            feed(raw)
+        }
+        let cps = try store.checkpoints().mapValues {
+            FileCheckpoint(path: $0.path, device: $0.device, inode: $0.inode, fingerprint: $0.fingerprint, offset: $0.offset, line: $0.line)
+        }
+        return ResumePoint(engineState: snap?.state, replayedEvents: n, fileCheckpoints: cps)
+    }
+}
