@@ -8,6 +8,10 @@ public struct DaemonSettings: Sendable {
     /// Files and globs to tail.
     public var files: [String] = []
     public var pollInterval: TimeSpan = .milliseconds(250)
+    public var inotify = true
+    public var rotateWait: TimeSpan = .seconds(5)
+    public var globInterval: TimeSpan = .seconds(2)
+    public var maxBatchLines = 4096
     public var socket = SocketSettings()
     public var sinks = SinkSettings()
     /// How often `STATUS=` and the status log line are refreshed.
@@ -21,6 +25,7 @@ public struct DaemonSettings: Sendable {
         /// Path to bind when not socket-activated; nil disables the socket (unless activated).
         public var path: String? = "/run/jitaudit/jitaudit.sock"
         public var mode: UInt32 = 0o660
+        public var owner: String?
         public var group: String?
         /// Peers allowed by credentials (user and group names or numeric ids);
         /// the daemon's own uid and root are always allowed.
@@ -28,6 +33,8 @@ public struct DaemonSettings: Sendable {
         public var allowedGroups: [String] = []
         public var maxConnections = 256
         public var idleTimeout: TimeSpan = .seconds(60)
+        public var partialLineTimeout: TimeSpan = .seconds(30)
+        public var shutdownGrace: TimeSpan = .seconds(2)
         public init() {}
     }
 
@@ -69,9 +76,13 @@ public enum DaemonSettingsLoader {
             if let v = top["status_interval"], let t = v.span("status_interval", &d) { s.statusInterval = t }
             if let v = top["snapshot_interval"], let t = v.span("snapshot_interval", &d) { s.snapshotInterval = t }
             if let v = top["retention"], let t = v.span("retention", &d) { s.retention = t }
-            if let v = top["sources"], let src = v.mapping("sources", allowed: ["files", "poll_interval", "socket"], &d) {
+            if let v = top["sources"], let src = v.mapping("sources", allowed: ["files", "poll_interval", "inotify", "rotate_wait", "glob_interval", "max_batch_lines", "socket"], &d) {
                 if let f = src["files"], !f.isNull, let ps = f.strings("sources.files", &d) { s.files = ps }
                 if let p = src["poll_interval"], let t = p.span("sources.poll_interval", &d) { s.pollInterval = t }
+                if let p = src["inotify"], let b = p.bool("sources.inotify", &d) { s.inotify = b }
+                if let p = src["rotate_wait"], let t = p.span("sources.rotate_wait", &d) { s.rotateWait = t }
+                if let p = src["glob_interval"], let t = p.span("sources.glob_interval", &d) { s.globInterval = t }
+                if let p = src["max_batch_lines"], let n = p.int("sources.max_batch_lines", min: 1, max: 1 << 20, &d) { s.maxBatchLines = n }
                 if let sock = src["socket"] {
                     if sock.scalar.map({ ["false", "off", "no"].contains($0) }) == true { s.socket.path = nil } else {
                         loadSocket(sock, &s.socket, &d)
@@ -103,7 +114,7 @@ public enum DaemonSettingsLoader {
     }
 
     static func loadSocket(_ v: YAMLTree, _ s: inout DaemonSettings.SocketSettings, _ d: inout [Diagnostic]) {
-        guard let m = v.mapping("sources.socket", allowed: ["path", "mode", "group", "allowed_uids", "allowed_gids", "max_connections", "idle_timeout"], &d) else { return }
+        guard let m = v.mapping("sources.socket", allowed: ["path", "mode", "owner", "group", "allowed_uids", "allowed_gids", "max_connections", "idle_timeout", "partial_line_timeout", "shutdown_grace"], &d) else { return }
         if let p = m["path"], let path = p.string("sources.socket.path", &d) {
             if path.hasPrefix("/") { s.path = path } else {
                 d.append(Diagnostic(code: "bad_path", message: "sources.socket.path: expected an absolute path, got \(quoted(path))", location: p.location))
@@ -114,7 +125,10 @@ public enum DaemonSettingsLoader {
                 d.append(Diagnostic(code: "bad_mode", message: "sources.socket.mode: expected an octal mode such as \"0660\", got \(quoted(text))", location: p.location))
             }
         }
-        if let p = m["group"], let g = p.string("sources.socket.group", &d) { s.group = g }
+        if let p = m["owner"], !p.isNull, let o = p.string("sources.socket.owner", &d) { s.owner = o }
+        if let p = m["group"], !p.isNull, let g = p.string("sources.socket.group", &d) { s.group = g }
+        if let p = m["partial_line_timeout"], let t = p.span("sources.socket.partial_line_timeout", &d) { s.partialLineTimeout = t }
+        if let p = m["shutdown_grace"], let t = p.span("sources.socket.shutdown_grace", &d) { s.shutdownGrace = t }
         if let p = m["allowed_uids"], !p.isNull, let items = p.strings("sources.socket.allowed_uids", &d) { s.allowedUsers = items }
         if let p = m["allowed_gids"], !p.isNull, let items = p.strings("sources.socket.allowed_gids", &d) { s.allowedGroups = items }
         if let p = m["max_connections"], let n = p.int("sources.socket.max_connections", min: 1, max: 65_536, &d) { s.maxConnections = n }

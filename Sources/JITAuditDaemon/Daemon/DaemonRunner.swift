@@ -54,7 +54,9 @@ public struct DaemonRunner {
         var sources: [any Service] = []
         if !settings.files.isEmpty {
             let cfg = FileSourceConfig(paths: settings.files, pollInterval: .microseconds(settings.pollInterval.micros),
-                                       lineLimit: engineConfig.lineLimit)
+                                       inotify: settings.inotify, lineLimit: engineConfig.lineLimit,
+                                       maxBatchLines: settings.maxBatchLines, rotateWait: .microseconds(settings.rotateWait.micros),
+                                       globInterval: .microseconds(settings.globInterval.micros))
             sources.append(FileTailer(config: cfg, intake: pipeline, checkpoints: Array(checkpoints.values), logger: logger))
         }
         sources += try makeSources(pipeline, settings, logger)

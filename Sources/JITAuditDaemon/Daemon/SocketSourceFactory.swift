@@ -21,6 +21,11 @@ public enum SocketSourceFactory {
             guard let id = PeerPolicy.gid(named: g) else { throw Failure(description: "sources.socket.allowed_gids: no such group \"\(g)\"") }
             gids.insert(id)
         }
+        var owner: UInt32?
+        if let o = s.owner {
+            guard let id = PeerPolicy.uid(named: o) else { throw Failure(description: "sources.socket.owner: no such user \"\(o)\"") }
+            owner = id
+        }
         var group: UInt32?
         if let g = s.group {
             guard let id = PeerPolicy.gid(named: g) else { throw Failure(description: "sources.socket.group: no such group \"\(g)\"") }
@@ -35,10 +40,12 @@ public enum SocketSourceFactory {
         } else {
             return []
         }
-        let config = SocketSourceConfig(listener: listener, mode: s.mode, group: group,
+        let config = SocketSourceConfig(listener: listener, mode: s.mode, owner: owner, group: group,
                                         policy: PeerPolicy(allowedUIDs: uids, allowedGIDs: gids),
                                         maxConnections: s.maxConnections, lineLimit: engineConfig.lineLimit,
-                                        idleTimeout: .microseconds(s.idleTimeout.micros))
+                                        idleTimeout: .microseconds(s.idleTimeout.micros),
+                                        partialLineTimeout: .microseconds(s.partialLineTimeout.micros),
+                                        shutdownGrace: .microseconds(s.shutdownGrace.micros))
         do {
             return [try SocketSource(config: config, intake: pipeline, logger: logger)]
         } catch {
