@@ -59,6 +59,23 @@ import Glibc
         #expect(try d.stop() == 0)
     }
 
+    /// `retention` prunes the audit log in the running daemon (hourly, and once
+    /// at start); the hash chain still verifies from the oldest kept row.
+    @Test func retentionPrunesOldEventsAndTheChainStillVerifies() throws {
+        let d = try Daemon(configBody: "allowed_lateness: 2s\nretention: 30d\n")
+        try d.start()
+        try d.emit(try String(contentsOf: Self.demo, encoding: .utf8))
+        #expect(try d.stop() == 0)
+        #expect(try d.sql("SELECT count(*) FROM events") == ["82"])
+        // The demo is from March 2026: older than 30 days. On the next start the first tick prunes it.
+        let again = try Daemon(dir: d.dir)
+        try again.start()
+        try waitUntil("the prune", timeout: 15) { (try? again.sql("SELECT count(*) FROM events")) == ["0"] }
+        #expect(try again.stop() == 0)
+        #expect(try Binary.run(["verify", "--db", again.database]).status == 0)
+        #expect(try again.sql("SELECT count(*) FROM findings") != ["0"], "findings are kept")
+    }
+
     /// kill -9 at random moments while a file is tailed, restart each time:
     /// the findings table ends equal to an uninterrupted replay's.
     @Test func killNineAndRestartGivesTheFindingsOfAnUninterruptedRun() throws {

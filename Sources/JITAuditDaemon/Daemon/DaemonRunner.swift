@@ -80,7 +80,7 @@ public struct DaemonRunner {
             case .success(let v): return .success((v.0, v.2))
             }
         }
-        let services: [any Service] = [sinks, PipelineService(pipeline: pipeline, logger: logger, onReady: {
+        let services: [any Service] = [sinks, PipelineService(pipeline: pipeline, retention: settings.retention, logger: logger, onReady: {
             notifier.ready(status: "started")
         }), reload] + sources + [NotifierService(notifier: notifier, statusInterval: .microseconds(settings.statusInterval.micros), status: { status.get() })]
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },

@@ -11,9 +11,12 @@ public struct PipelineService: Service {
     let tickInterval: Duration
     let logger: Logger
     let onReady: @Sendable () -> Void
+    let retention: TimeSpan?
 
-    public init(pipeline: Pipeline, tickInterval: Duration = .seconds(1), logger: Logger, onReady: @escaping @Sendable () -> Void = {}) {
+    public init(pipeline: Pipeline, tickInterval: Duration = .seconds(1), retention: TimeSpan? = nil, logger: Logger,
+                onReady: @escaping @Sendable () -> Void = {}) {
         self.pipeline = pipeline
+        self.retention = retention
         self.tickInterval = tickInterval
         self.logger = logger
         self.onReady = onReady
@@ -22,8 +25,19 @@ public struct PipelineService: Service {
     public func run() async throws {
         onReady()
         await cancelWhenGracefulShutdown {
+            var ticks = 0
             while !Task.isCancelled {
                 do { try await Task.sleep(for: tickInterval) } catch { break }
+                ticks += 1
+                // Retention runs at start and then hourly, in batches inside the store.
+                if let retention, ticks % 3600 == 1 {
+                    do {
+                        let n = try await pipeline.prune(olderThan: retention)
+                        if n > 0 { logger.info("audit log pruned", metadata: ["jitaudit.pruned": "\(n)", "jitaudit.retention": "\(retention)"]) }
+                    } catch {
+                        logger.error("audit log prune failed", metadata: ["jitaudit.error": "\(error)"])
+                    }
+                }
                 do { try await pipeline.tick() } catch {
                     logger.error("store write failed; stopping", metadata: ["jitaudit.error": "\(error)"])
                     break

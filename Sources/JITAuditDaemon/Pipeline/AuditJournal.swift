@@ -54,4 +54,6 @@ public protocol AuditJournal: AnyObject {
     /// Loads the last snapshot with `restore`, then streams the raw line of
     /// every event logged after it, oldest first, to `feed`.
     func resume(restore: (EngineState) -> Void, feed: (UnsafeRawBufferPointer) -> Void) throws -> ResumePoint
+    /// Deletes audit-log rows received before `cutoff`; returns how many went.
+    func prune(before cutoff: Timestamp, now: Timestamp) throws -> Int
 }

@@ -118,6 +118,13 @@ public actor Pipeline: LineIntake {
         deliver(durable.findings)
     }
 
+    /// Applies the audit-log retention: rows older than `age` go.
+    public func prune(olderThan age: TimeSpan) throws -> Int {
+        guard let journal else { return 0 }
+        let now = wallClock()
+        return try journal.prune(before: now - age, now: now)
+    }
+
     /// New rules and configuration; the state of rules that did not change is kept.
     public func reload(rules: RuleSet, config: EngineConfig) {
         engine = Engine(rules: rules, config: config, state: engine.state)

@@ -50,4 +50,9 @@ public final class StoreJournal: AuditJournal {
         }
         return ResumePoint(engineState: snap?.state, replayedEvents: n, fileCheckpoints: cps)
     }
+
+    public func prune(before cutoff: Timestamp, now: Timestamp) throws -> Int {
+        let r = try store.prune(olderThan: cutoff, now: now)
+        return r.events
+    }
 }
