@@ -128,21 +128,30 @@ extension AuditStore {
             let pid = peer.map { Int64($0.pid) }, uid = peer.map { Int64($0.uid) }, gid = peer.map { Int64($0.gid) }
 
             w.hasher.begin(previous: w.head.hash)
-            w.hasher.int(seq); w.hasher.int(e.ts.micros); w.hasher.text(kind); w.hasher.text(e.requestID)
-            w.hasher.text(e.actor); w.hasher.text(e.actorKey); w.hasher.text(requester); w.hasher.text(priority)
-            w.hasher.text(ip); w.hasher.text(e.deviceID); w.hasher.int(pid); w.hasher.int(uid); w.hasher.int(gid)
+            w.hasher.int(seq); w.hasher.int(e.ts.micros)
+            let rKind = w.hasher.text(kind), rRequest = w.hasher.text(e.requestID), rActor = w.hasher.text(e.actor)
+            let rKey = w.hasher.text(e.actorKey), rRequester = w.hasher.text(requester), rPriority = w.hasher.text(priority)
+            let rIP = w.hasher.text(ip), rDevice = w.hasher.text(e.deviceID)
+            w.hasher.int(pid); w.hasher.int(uid); w.hasher.int(gid)
             w.hasher.text(src.path); w.hasher.int(Int64(line)); w.hasher.int(offset); w.hasher.int(receivedAt.micros)
-            w.hasher.text(e.raw)
+            let rRaw = w.hasher.text(e.raw)
             let hash = w.hasher.digest()
 
             let s = w.insertEvent
-            s.bind(1, seq); s.bind(2, e.ts.micros); s.bind(3, kind); s.bind(4, e.requestID); s.bind(5, e.actor)
-            s.bind(6, e.actorKey); s.bind(7, requester); s.bind(8, priority); s.bind(9, ip); s.bind(10, e.deviceID)
+            s.bind(1, seq); s.bind(2, e.ts.micros)
             s.bind(11, pid); s.bind(12, uid); s.bind(13, gid); s.bind(14, src.id); s.bind(15, line); s.bind(16, offset)
             s.bind(17, receivedAt.micros)
-            e.raw.withUnsafeBufferPointer { s.bindText(18, $0) }
             s.bindBlob(19, hash)
-            try s.run()
+            // Text is bound without a copy from the hasher's buffer, which stays put until the statement is reset.
+            let failure: StoreError? = w.hasher.buffer.withUnsafeBytes { b in
+                let base = b.baseAddress!
+                s.bindStatic(3, base, rKind); s.bindStatic(4, base, rRequest); s.bindStatic(5, base, rActor)
+                s.bindStatic(6, base, rKey); s.bindStatic(7, base, rRequester); s.bindStatic(8, base, rPriority)
+                s.bindStatic(9, base, rIP); s.bindStatic(10, base, rDevice); s.bindStatic(18, base, rRaw)
+                do throws(StoreError) { try s.run() } catch { return error }
+                return nil
+            }
+            if let failure { throw failure }
             w.head = (seq, hash)
             w.pendingEvents += 1
         }

@@ -110,6 +110,9 @@ package final class AuditStore {
     }
 
     private func configureWriter() throws(StoreError) {
+        // Large pages suit an append-mostly log of ~600-byte rows (fewer page
+        // headers and WAL frames); settable only before the first table.
+        if try conn.scalarInt("PRAGMA user_version") == 0 { try conn.exec("PRAGMA page_size = 16384") }
         let mode = try conn.prepare("PRAGMA journal_mode = WAL")
         guard try mode.step(), mode.text(0)?.lowercased() == "wal" else {
             throw StoreError(.io, "cannot switch the database to WAL mode (is it on a network file system?)", path: path)

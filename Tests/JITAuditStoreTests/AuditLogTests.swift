@@ -15,9 +15,9 @@ struct AuditLogTests {
                          peer: PeerCredentials(pid: 42, uid: 1000, gid: 100), receivedAt: t0)
         try store.commit(at: t0)
         let s = try store.conn.prepare("""
-            SELECT seq, ts, event, request_id, actor, actor_key, requester, priority, source_ip, device_id, peer_pid, peer_uid, peer_gid,
-                   line, offset, received_at, action, resource, environment, justification, raw, length(hash)
-            FROM events
+            SELECT seq, events.ts, events.event, events.request_id, events.actor, actor_key, events.requester, events.priority, events.source_ip, events.device_id, peer_pid, peer_uid, peer_gid,
+                   events.line, events.offset, received_at, action, resource, environment, justification, events.raw, length(hash)
+            FROM events JOIN audit_log USING (seq)
             """)
         #expect(try s.step())
         #expect(s.int64(0) == 1)

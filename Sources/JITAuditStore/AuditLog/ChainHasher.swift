@@ -12,7 +12,9 @@ import Crypto
 /// path, not its id), line, offset, received_at, raw.
 struct ChainHasher {
     static let zero = [UInt8](repeating: 0, count: 32)
-    private var buffer: [UInt8] = []
+    /// The canonical bytes of the row being hashed. The writer binds its text
+    /// columns straight out of it, so each value is copied once.
+    private(set) var buffer: [UInt8] = []
 
     init() { buffer.reserveCapacity(1024) }
 
@@ -31,19 +33,26 @@ struct ChainHasher {
 
     mutating func int(_ v: Int64?) { if let v { int(v) } else { null() } }
 
-    mutating func text(_ p: UnsafeRawBufferPointer) {
+    /// Adds text; returns where its bytes are in ``buffer``.
+    @discardableResult
+    mutating func text(_ p: UnsafeRawBufferPointer) -> Range<Int> {
         buffer.append(2)
         let n = UInt32(p.count)
         buffer.append(UInt8(n >> 24)); buffer.append(UInt8((n >> 16) & 0xFF)); buffer.append(UInt8((n >> 8) & 0xFF)); buffer.append(UInt8(n & 0xFF))
+        let start = buffer.count
         buffer.append(contentsOf: p)
+        return start..<buffer.count
     }
 
-    mutating func text(_ s: String?) {
-        guard var str = s else { null(); return }
-        str.withUTF8 { text(UnsafeRawBufferPointer($0)) }
+    /// Adds text or NULL; returns where the text's bytes are in ``buffer`` (nil for NULL).
+    @discardableResult
+    mutating func text(_ s: String?) -> Range<Int>? {
+        guard var str = s else { null(); return nil }
+        return str.withUTF8 { text(UnsafeRawBufferPointer($0)) }
     }
 
-    mutating func text(_ bytes: [UInt8]) { bytes.withUnsafeBytes { text($0) } }
+    @discardableResult
+    mutating func text(_ bytes: [UInt8]) -> Range<Int> { bytes.withUnsafeBytes { text($0) } }
 
     /// SHA-256 of everything added since `begin`.
     func digest() -> [UInt8] {

@@ -107,6 +107,12 @@ final class Statement {
         sqlite3_bind_text(stmt, i, base.assumingMemoryBound(to: CChar.self), Int32(p.count), transient)
     }
 
+    /// Binds text that stays valid and unchanged until the statement is stepped and reset (no copy).
+    func bindStatic(_ i: Int32, _ base: UnsafeRawPointer, _ range: Range<Int>?) {
+        guard let range else { sqlite3_bind_null(stmt, i); return }
+        sqlite3_bind_text(stmt, i, (base + range.lowerBound).assumingMemoryBound(to: CChar.self), Int32(range.count), nil)
+    }
+
     func bindBlob(_ i: Int32, _ p: UnsafeRawBufferPointer) {
         // A zero-length blob must not be bound as NULL.
         sqlite3_bind_blob(stmt, i, p.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(p.count), transient)

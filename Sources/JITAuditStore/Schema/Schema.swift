@@ -20,9 +20,12 @@ enum Schema {
         Migration(version: 1, name: "initial", sql: initial),
     ]
 
-    // Every stored column of `events` except `hash` is covered by the hash
-    // chain (see ``ChainHasher``). Generated columns are computed from `raw`,
-    // so they are covered through it and cost no space.
+    // Every column of `events` except `hash` is covered by the hash chain (see
+    // ``ChainHasher``). Fields the engine does not index (action, resource,
+    // justification, …) stay in `raw` and are read with json_extract, as the
+    // `audit_log` view does: generated columns would be computed on every
+    // insert (SQLite evaluates them for the CHECK constraints), and `IN`
+    // lists in CHECKs build a temporary table per row, so both are avoided.
     private static let initial = """
     CREATE TABLE sources (
         id    INTEGER PRIMARY KEY,
@@ -32,12 +35,13 @@ enum Schema {
     CREATE TABLE events (
         seq          INTEGER PRIMARY KEY,
         ts           INTEGER NOT NULL,
-        event        TEXT NOT NULL CHECK (event IN ('request','approve','reject','execute','revoke','cancel','expire')),
-        request_id   TEXT NOT NULL CHECK (length(request_id) > 0),
-        actor        TEXT NOT NULL CHECK (length(actor) > 0),
+        event        TEXT NOT NULL CHECK (event = 'request' OR event = 'approve' OR event = 'reject' OR event = 'execute'
+                                          OR event = 'revoke' OR event = 'cancel' OR event = 'expire'),
+        request_id   TEXT NOT NULL CHECK (request_id <> ''),
+        actor        TEXT NOT NULL CHECK (actor <> ''),
         actor_key    TEXT NOT NULL,
         requester    TEXT,
-        priority     TEXT NOT NULL CHECK (priority IN ('low','normal','high','critical')),
+        priority     TEXT NOT NULL CHECK (priority = 'normal' OR priority = 'high' OR priority = 'low' OR priority = 'critical'),
         source_ip    TEXT,
         device_id    TEXT,
         peer_pid     INTEGER,
@@ -47,16 +51,8 @@ enum Schema {
         line         INTEGER NOT NULL CHECK (line >= 0),
         offset       INTEGER NOT NULL CHECK (offset >= 0),
         received_at  INTEGER NOT NULL,
-        raw          TEXT NOT NULL CHECK (length(raw) > 0),
-        hash         BLOB NOT NULL CHECK (length(hash) = 32),
-        action        TEXT GENERATED ALWAYS AS (json_extract(raw, '$.action')) VIRTUAL,
-        resource      TEXT GENERATED ALWAYS AS (json_extract(raw, '$.resource')) VIRTUAL,
-        environment   TEXT GENERATED ALWAYS AS (json_extract(raw, '$.environment')) VIRTUAL,
-        justification TEXT GENERATED ALWAYS AS (json_extract(raw, '$.justification')) VIRTUAL,
-        ticket        TEXT GENERATED ALWAYS AS (json_extract(raw, '$.ticket')) VIRTUAL,
-        user_agent    TEXT GENERATED ALWAYS AS (json_extract(raw, '$.user_agent')) VIRTUAL,
-        expires_at    TEXT GENERATED ALWAYS AS (json_extract(raw, '$.expires_at')) VIRTUAL,
-        outcome       TEXT GENERATED ALWAYS AS (json_extract(raw, '$.outcome')) VIRTUAL
+        raw          TEXT NOT NULL CHECK (raw <> ''),
+        hash         BLOB NOT NULL CHECK (length(hash) = 32)
     );
     CREATE INDEX events_ts ON events (ts);
     CREATE INDEX events_request ON events (request_id, ts);
@@ -129,8 +125,12 @@ enum Schema {
     -- Readable views for sqlite3 users: times as RFC 3339 UTC.
     CREATE VIEW audit_log AS
         SELECT e.seq, strftime('%Y-%m-%dT%H:%M:%fZ', e.ts / 1000000.0, 'unixepoch') AS time, e.event, e.request_id,
-               e.actor, e.requester, e.action, e.resource, e.environment, e.priority, e.justification, e.ticket,
-               e.source_ip, e.device_id, e.outcome, e.expires_at, s.path AS source, e.line, e.offset,
+               e.actor, e.requester, json_extract(e.raw, '$.action') AS action, json_extract(e.raw, '$.resource') AS resource,
+               json_extract(e.raw, '$.environment') AS environment, e.priority,
+               json_extract(e.raw, '$.justification') AS justification, json_extract(e.raw, '$.ticket') AS ticket,
+               e.source_ip, e.device_id, json_extract(e.raw, '$.user_agent') AS user_agent,
+               json_extract(e.raw, '$.outcome') AS outcome, json_extract(e.raw, '$.expires_at') AS expires_at,
+               s.path AS source, e.line, e.offset,
                strftime('%Y-%m-%dT%H:%M:%fZ', e.received_at / 1000000.0, 'unixepoch') AS received, e.raw
         FROM events e JOIN sources s ON s.id = e.source_id;
     CREATE VIEW findings_log AS
