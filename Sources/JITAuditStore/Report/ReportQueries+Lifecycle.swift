@@ -1,0 +1,214 @@
+extension ReportQueries {
+    /// Periods wider than this many events read the covering lifecycle index
+    /// whole instead of the time index and a sort.
+    static let wideScanThreshold = 200_000
+
+    /// Fills `report_g` and `report_rq` in one pass over `[previous since, until)`.
+    ///
+    /// Per request id: a single `min()` aggregate (the first decision's time)
+    /// makes SQLite take the bare columns `event` and `actor_key` from that
+    /// row; the request's own fields are packed, length-prefixed, by
+    /// `group_concat` (a request has one `request` event; a duplicate's text
+    /// follows the first and is ignored), so no second `min`/`max` disturbs
+    /// the bare columns.
+    func buildLifecycle() throws(StoreError) {
+        var wide = try hasIndex("events_lifecycle")
+        if wide { wide = try scalar("SELECT count(*) FROM events WHERE ts >= ?1 AND ts < ?3") > Self.wideScanThreshold }
+        let source = wide ? "events INDEXED BY events_lifecycle WHERE +ts >= ?1 AND +ts < ?3"
+                          : "events WHERE ts >= ?1 AND ts < ?3"
+        var counts: [String] = []
+        for (n, t) in Self.eventTypes.enumerated() {
+            counts.append("count(CASE WHEN event = '\(t)' AND ts >= ?2 THEN 1 END) AS c\(n)")
+            counts.append("count(CASE WHEN event = '\(t)' AND ts < ?2 THEN 1 END) AS p\(n)")
+        }
+        try query("""
+            CREATE TEMP TABLE report_g AS
+            SELECT request_id,
+                   group_concat(CASE WHEN event = 'request' THEN printf('%020d%08d%s%08d%s%08d%s', ts, length(priority), priority,
+                                coalesce(length(environment), -1), coalesce(environment, ''), length(requester), requester) END, '') AS r,
+                   min(CASE WHEN event IN ('approve', 'reject') THEN ts END) AS dts,
+                   event AS dkind, actor_key AS approver,
+                   count(CASE WHEN event IN ('approve', 'reject', 'cancel', 'expire') THEN 1 END) AS closes,
+                   \(counts.joined(separator: ",\n       "))
+            FROM \(source)
+            GROUP BY request_id
+            """) { _ throws(StoreError) in }
+        // Unpack the request's fields: ts(20) len(8) priority len(8) environment len(8) requester.
+        try query("""
+            CREATE TEMP TABLE report_rq AS
+            WITH a AS (SELECT *, CAST(substr(r, 21, 8) AS INTEGER) AS lp FROM report_g WHERE r IS NOT NULL),
+                 b AS (SELECT *, CAST(substr(r, 29 + lp, 8) AS INTEGER) AS le FROM a),
+                 c AS (SELECT *, 37 + lp + max(le, 0) AS rq FROM b)
+            SELECT request_id,
+                   CAST(substr(r, 1, 20) AS INTEGER) AS rts,
+                   substr(r, 29, lp) AS priority,
+                   CASE WHEN le >= 0 THEN substr(r, 37 + lp, le) END AS environment,
+                   lower(trim(substr(r, rq + 8, CAST(substr(r, rq, 8) AS INTEGER)))) AS requester,
+                   CASE WHEN dts >= CAST(substr(r, 1, 20) AS INTEGER) THEN dts END AS dts,
+                   CASE WHEN dts >= CAST(substr(r, 1, 20) AS INTEGER) THEN dkind END AS dkind,
+                   CASE WHEN dts >= CAST(substr(r, 1, 20) AS INTEGER) THEN approver END AS approver,
+                   closes
+            FROM c
+            """) { _ throws(StoreError) in }
+    }
+
+    /// Events by type (current, previous) and request counts from the lifecycle tables.
+    func overviewCounts() throws(StoreError) -> (events: [ReportData.Compared], requests: (ReportData.Compared, ReportData.Compared, ReportData.Compared)) {
+        var sums: [String] = []
+        for n in Self.eventTypes.indices { sums.append("total(c\(n)), total(p\(n))") }
+        var events: [ReportData.Compared] = []
+        try query("SELECT \(sums.joined(separator: ", ")) FROM report_g") { (st) throws(StoreError) in
+            for (n, t) in Self.eventTypes.enumerated() {
+                events.append(.init(key: t, current: st.int(Int32(2 * n)), previous: st.int(Int32(2 * n + 1))))
+            }
+        }
+        if events.isEmpty { events = Self.eventTypes.map { .init(key: $0, current: 0, previous: 0) } }
+        var r = (ReportData.Compared(key: "requests", current: 0, previous: 0),
+                 ReportData.Compared(key: "decided", current: 0, previous: 0),
+                 ReportData.Compared(key: "approved", current: 0, previous: 0))
+        try query("""
+            SELECT rts >= ?2, count(*), count(dts), count(CASE WHEN dkind = 'approve' THEN 1 END)
+            FROM report_rq WHERE rts >= ?1 AND rts < ?3 GROUP BY 1
+            """) { (st) throws(StoreError) in
+            if st.int(0) == 1 { r.0.current = st.int(1); r.1.current = st.int(2); r.2.current = st.int(3) } else {
+                r.0.previous = st.int(1); r.1.previous = st.int(2); r.2.previous = st.int(3)
+            }
+        }
+        return (events, r)
+    }
+
+    /// Latency, pending requests and stale requests by environment.
+    func bottlenecks() throws(StoreError) -> ReportData.Bottlenecks {
+        let overall = try latency(key: "'all'", limit: 1).first
+            ?? ReportData.LatencyStats(key: "all", decisions: 0, p50: nil, p90: nil, p99: nil, max: nil)
+        let latency = ReportData.Latency(
+            overall: overall,
+            byEnvironment: try latency(key: "coalesce(environment, '(none)')", limit: 50),
+            byPriority: try latency(key: "priority", limit: 10).sorted { Self.priorityRank($0.key) > Self.priorityRank($1.key) },
+            byApprover: try latency(key: "approver", limit: request.top),
+            histogram: try buckets(Self.latencyBuckets, value: "(dts - rts) / 1000000",
+                                   where: "rts >= ?2 AND rts < ?3 AND dts IS NOT NULL"))
+        return ReportData.Bottlenecks(latency: latency, pending: try pending(), stale: try stale())
+    }
+
+    static func priorityRank(_ p: String) -> Int { ["low": 0, "normal": 1, "high": 2, "critical": 3][p] ?? -1 }
+
+    /// Nearest-rank percentiles of whole-second latencies per `key`: counts per
+    /// (key, second), a running sum per key, the first second reaching p·n.
+    func latency(key: String, limit: Int) throws(StoreError) -> [ReportData.LatencyStats] {
+        var out: [ReportData.LatencyStats] = []
+        try query("""
+            WITH l AS (SELECT \(key) AS k, (dts - rts) / 1000000 AS sec FROM report_rq
+                       WHERE rts >= ?2 AND rts < ?3 AND dts IS NOT NULL),
+                 c AS (SELECT k, sec, count(*) AS n FROM l GROUP BY k, sec),
+                 w AS (SELECT k, sec, sum(n) OVER (PARTITION BY k ORDER BY sec ROWS UNBOUNDED PRECEDING) AS cum,
+                              sum(n) OVER (PARTITION BY k) AS total FROM c)
+            SELECT k, total,
+                   min(CASE WHEN cum * 100 >= total * 50 THEN sec END),
+                   min(CASE WHEN cum * 100 >= total * 90 THEN sec END),
+                   min(CASE WHEN cum * 100 >= total * 99 THEN sec END),
+                   max(sec)
+            FROM w GROUP BY k ORDER BY total DESC, k LIMIT ?4
+            """, [.int(Int64(limit))]) { (st) throws(StoreError) in
+            out.append(.init(key: st.string(0, "(none)"), decisions: st.int(1), p50: st.optionalInt(2), p90: st.optionalInt(3),
+                             p99: st.optionalInt(4), max: st.optionalInt(5)))
+        }
+        return out
+    }
+
+    static let latencyBuckets: [(String, Int)] = [
+        ("< 1 min", 0), ("1–5 min", 60), ("5–15 min", 300), ("15–30 min", 900), ("30–60 min", 1800),
+        ("1–2 h", 3600), ("2–4 h", 7200), ("4–8 h", 14_400), ("8–24 h", 28_800), ("≥ 24 h", 86_400),
+    ]
+    static let ageBuckets: [(String, Int)] = [
+        ("< 1 h", 0), ("1–4 h", 3600), ("4–24 h", 14_400), ("1–3 d", 86_400), ("3–7 d", 259_200), ("≥ 7 d", 604_800),
+    ]
+
+    /// Counts of `value` (seconds) per bucket over `report_rq` rows matching `where`.
+    func buckets(_ bounds: [(String, Int)], value: String, where condition: String) throws(StoreError) -> [ReportData.Bucket] {
+        var cases = "CASE"
+        for (i, b) in bounds.enumerated().reversed() { cases += " WHEN v >= \(b.1) THEN \(i)" }
+        cases += " ELSE 0 END"
+        var counts = [Int](repeating: 0, count: bounds.count)
+        try query("SELECT \(cases) AS b, count(*) FROM (SELECT \(value) AS v FROM report_rq WHERE \(condition)) GROUP BY b") { (st) throws(StoreError) in
+            counts[st.int(0)] = st.int(1)
+        }
+        return bounds.enumerated().map { i, b in
+            .init(label: b.0, from: b.1, to: i + 1 < bounds.count ? bounds[i + 1].1 : nil, count: counts[i])
+        }
+    }
+
+    func pending() throws(StoreError) -> ReportData.Pending {
+        let condition = "rts >= ?2 AND rts < ?3 AND closes = 0"
+        var oldest: [ReportData.PendingRequest] = []
+        try query("""
+            SELECT request_id, requester, rts, priority, environment FROM report_rq WHERE \(condition)
+            ORDER BY rts, request_id LIMIT 50
+            """) { (st) throws(StoreError) in
+            let rts = st.int64(2)
+            oldest.append(.init(requestID: st.string(0), requester: st.string(1), requestedAt: Self.time(rts),
+                                ageSeconds: Int((u - rts) / 1_000_000), priority: st.string(3), environment: st.text(4)))
+        }
+        let byAge = try buckets(Self.ageBuckets, value: "(?3 - rts) / 1000000", where: condition)
+        return .init(count: byAge.reduce(0) { $0 + $1.count }, byAge: byAge, oldest: oldest)
+    }
+
+    /// `stale_request` findings per environment, beside the environment's
+    /// request count, median latency and usual approvers.
+    func stale() throws(StoreError) -> [ReportData.StaleGroup] {
+        var groups: [String: ReportData.StaleGroup] = [:]
+        try query("""
+            SELECT coalesce((SELECT e.environment FROM events e WHERE e.request_id = f.request_id AND e.event = 'request' LIMIT 1), '(none)') AS env,
+                   count(*)
+            FROM findings f WHERE f.rule = 'stale_request' AND f.ts >= ?2 AND f.ts < ?3 GROUP BY env
+            """) { (st) throws(StoreError) in
+            let env = st.string(0, "(none)")
+            groups[env] = .init(environment: env, staleRequests: st.int(1), requests: 0, usualApprovers: [], p50: nil)
+        }
+        guard !groups.isEmpty else { return [] }
+        try query("""
+            SELECT coalesce(environment, '(none)') AS env, count(*) FROM report_rq WHERE rts >= ?2 AND rts < ?3 GROUP BY env
+            """) { (st) throws(StoreError) in
+            groups[st.string(0, "(none)")]?.requests = st.int(1)
+        }
+        try query("""
+            WITH a AS (SELECT coalesce(environment, '(none)') AS env, approver, count(*) AS n FROM report_rq
+                       WHERE rts >= ?2 AND rts < ?3 AND approver IS NOT NULL GROUP BY env, approver),
+                 r AS (SELECT env, approver, row_number() OVER (PARTITION BY env ORDER BY n DESC, approver) AS k FROM a)
+            SELECT env, approver FROM r WHERE k <= 5 ORDER BY env, k
+            """) { (st) throws(StoreError) in
+            groups[st.string(0, "(none)")]?.usualApprovers.append(st.string(1))
+        }
+        for l in try latency(key: "coalesce(environment, '(none)')", limit: 1000) { groups[l.key]?.p50 = l.p50 }
+        return groups.values.sorted { ($0.staleRequests, $1.environment) > ($1.staleRequests, $0.environment) }
+    }
+
+    /// Approvals per approver and per requester–approver pair, with the reverse direction.
+    func approverLoad() throws(StoreError) -> ReportData.ApproverLoad {
+        let total = try scalar("SELECT count(*) FROM report_rq WHERE rts >= ?2 AND rts < ?3 AND dkind = 'approve'")
+        var approvers: [ReportData.ApproverCount] = []
+        try query("""
+            SELECT approver, count(*) AS n, count(DISTINCT requester) FROM report_rq
+            WHERE rts >= ?2 AND rts < ?3 AND dkind = 'approve' GROUP BY approver ORDER BY n DESC, approver LIMIT ?4
+            """, [.int(30)]) { (st) throws(StoreError) in
+            approvers.append(.init(approver: st.string(0), approvals: st.int(1),
+                                   share: total > 0 ? Double(st.int(1)) / Double(total) : 0, requesters: st.int(2)))
+        }
+        var pairs: [ReportData.Pair] = []
+        try query("""
+            WITH pr AS (SELECT requester, approver, count(*) AS n FROM report_rq
+                        WHERE rts >= ?2 AND rts < ?3 AND dkind = 'approve' GROUP BY requester, approver),
+                 rt AS (SELECT requester, sum(n) AS n FROM pr GROUP BY requester)
+            SELECT pr.requester, pr.approver, pr.n, rt.n, coalesce(rv.n, 0)
+            FROM pr JOIN rt USING (requester)
+            LEFT JOIN pr rv ON rv.requester = pr.approver AND rv.approver = pr.requester
+            ORDER BY pr.n DESC, pr.requester, pr.approver LIMIT ?4
+            """, [.int(30)]) { (st) throws(StoreError) in
+            let n = st.int(2), of = st.int(3), reverse = st.int(4)
+            let share = of > 0 ? Double(n) / Double(of) : 0
+            pairs.append(.init(requester: st.string(0), approver: st.string(1), approvals: n, share: share, reverse: reverse,
+                               flagged: reverse > 0 || (n >= 3 && share >= 0.5)))
+        }
+        return .init(approvers: approvers, totalApprovals: total, pairs: pairs)
+    }
+}

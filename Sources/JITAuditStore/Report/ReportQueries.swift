@@ -1,0 +1,124 @@
+import CSQLite
+import JITAuditCore
+
+/// What a report covers: event time `[since, until)` and the business calendar
+/// whose hours the data-quality gaps are counted in.
+package struct ReportRequest: Sendable {
+    package var since: Timestamp
+    package var until: Timestamp
+    package var calendar: BusinessCalendar
+    /// Lists (actors, pairs, approvers) are capped at this many rows.
+    package var top = 20
+
+    package init(since: Timestamp, until: Timestamp, calendar: BusinessCalendar) {
+        self.since = since
+        self.until = until
+        self.calendar = calendar
+    }
+
+    /// The period of the same length just before this one.
+    package var previousSince: Timestamp { since - (until - since) }
+}
+
+extension AuditStore {
+    /// Computes every figure of the report with aggregate SQL: one pass over
+    /// the period's events groups them by request (on the covering
+    /// `events_lifecycle` index where the store has it), the rest reads that
+    /// per-request summary, the findings and the rejected lines.
+    package func report(_ request: ReportRequest) throws(StoreError) -> ReportData {
+        guard request.since < request.until else {
+            throw StoreError(.invalidState, "the report period is empty: --since must be before --until", path: path)
+        }
+        let q = ReportQueries(conn: conn, request: request)
+        try q.begin()
+        defer { q.end() }
+        try q.buildLifecycle()
+        let (events, requests) = try q.overviewCounts()
+        let findings = try q.findingsSection()
+        return ReportData(
+            period: .init(since: request.since.rfc3339, until: request.until.rfc3339),
+            previousPeriod: .init(since: request.previousSince.rfc3339, until: request.since.rfc3339),
+            timezone: request.calendar.zone.identifier,
+            overview: try q.overview(events: events, requests: requests),
+            findings: findings,
+            violations: try q.violations(),
+            bottlenecks: try q.bottlenecks(),
+            approverLoad: try q.approverLoad(),
+            unknownSources: try q.unknownSources(),
+            dataQuality: try q.dataQuality()
+        )
+    }
+}
+
+/// The report's SQL, on the store's connection. Per-request figures come from
+/// two temporary tables that live for one report:
+///
+/// - `report_g`: one row per request id touched by an event in the current or
+///   previous period, with event counts per type and period, the first
+///   decision (time, kind, actor) and whether anything closed the request;
+/// - `report_rq`: the rows of `report_g` whose `request` event is in those
+///   periods, with the request's time, requester, priority and environment.
+struct ReportQueries {
+    let conn: Connection
+    let request: ReportRequest
+    var p: Int64 { request.previousSince.micros }
+    var s: Int64 { request.since.micros }
+    var u: Int64 { request.until.micros }
+
+    static let eventTypes = ["request", "approve", "reject", "execute", "revoke", "cancel", "expire"]
+
+    /// Temporary tables need writes to the temp schema: a reader connection is
+    /// opened with `SQLITE_OPEN_READONLY`, so lifting `query_only` for the
+    /// report cannot write to the database file itself.
+    func begin() throws(StoreError) {
+        try conn.exec("""
+            PRAGMA query_only = OFF;
+            PRAGMA temp_store = MEMORY;
+            DROP TABLE IF EXISTS temp.report_g;
+            DROP TABLE IF EXISTS temp.report_rq;
+            """, "preparing the report")
+    }
+
+    func end() {
+        try? conn.exec("DROP TABLE IF EXISTS temp.report_g; DROP TABLE IF EXISTS temp.report_rq;")
+        if conn.isReadOnly { try? conn.exec("PRAGMA query_only = ON") }
+    }
+
+    /// Runs `sql` with `?1` = previous-period start, `?2` = since, `?3` = until
+    /// and `extra` bound from `?4` on; calls `row` per result row.
+    func query(_ sql: String, _ extra: [ReportValue] = [], _ row: (Statement) throws(StoreError) -> Void) throws(StoreError) {
+        let st = try conn.prepare(sql)
+        st.bind(1, p); st.bind(2, s); st.bind(3, u)
+        for (i, v) in extra.enumerated() {
+            switch v {
+            case .int(let n): st.bind(Int32(i + 4), n)
+            case .text(let t): st.bind(Int32(i + 4), t)
+            }
+        }
+        while try st.step() { try row(st) }
+    }
+
+    func scalar(_ sql: String, _ extra: [ReportValue] = []) throws(StoreError) -> Int {
+        var out = 0
+        try query(sql, extra) { (st) throws(StoreError) in out = st.int(0) }
+        return out
+    }
+
+    func hasIndex(_ name: String) throws(StoreError) -> Bool {
+        try scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = ?4", [.text(name)]) > 0
+    }
+
+    /// `YYYY-MM-DDThh:mm:ss.sssZ` of a micros value.
+    static func time(_ micros: Int64) -> String { Timestamp(micros: micros).rfc3339 }
+}
+
+enum ReportValue {
+    case int(Int64)
+    case text(String)
+}
+
+extension Statement {
+    /// Column text, or `fallback` when NULL.
+    func string(_ c: Int32, _ fallback: String = "") -> String { text(c) ?? fallback }
+    func optionalInt(_ c: Int32) -> Int? { isNull(c) ? nil : int(c) }
+}
