@@ -25,6 +25,9 @@ public struct Engine: Sendable {
     private let absenceRules: [Int]
     private let sequenceRules: [Int]
     private let retention: TimeSpan
+    /// Per rule: the event kinds its trigger condition can match (bit per
+    /// `EventKind.rawValue`), so most rules skip most events without evaluating anything.
+    private let kindMasks: [UInt8]
     private let sweepInterval: TimeSpan
 
     public init(rules: RuleSet, config: EngineConfig, state: EngineState = EngineState()) {
@@ -45,10 +48,22 @@ public struct Engine: Sendable {
             }
         }
         precondition(ab.count <= 64, "at most 64 absence rules")
+        kindMasks = rules.rules.map { rule in
+            let trigger: Condition
+            switch rule.kind {
+            case .match(let when): trigger = when
+            case .threshold(let t): trigger = t.when
+            case .firstSeen(let f): trigger = f.when
+            case .absence(let a): trigger = a.start
+            case .sequence(let q): trigger = q.trigger
+            }
+            guard let kinds = trigger.eventKinds else { return 0xFF }
+            return kinds.reduce(UInt8(0)) { $0 | (1 << $1.rawValue) }
+        }
         (matchRules, eventThresholds, findingThresholds, firstSeenRules, absenceRules, sequenceRules) = (m, et, ft, fs, ab, sq)
         // A request must outlive its longest deadline, or an absence would fire on forgotten core.
         retention = max(config.requestRetention, TimeSpan(micros: longest.micros + config.allowedLateness.micros))
-        sweepInterval = max(.hours(1), TimeSpan(micros: retention.micros / 4))
+        sweepInterval = max(.hours(1), TimeSpan(micros: retention.micros / 2))
     }
 
     /// The whole state, for a checkpoint. Rules' state is keyed by rule id.
@@ -131,23 +146,25 @@ public struct Engine: Sendable {
         let request = core.requests[e.requestID]?.request
         if !p.matched { runMatchRules(e, request: request) }
         let subject = Subject(event: e, request: request)
-        for i in eventThresholds { threshold(i, subject: subject) }
+        let bit = UInt8(1) << e.kind.rawValue
+        for i in eventThresholds where kindMasks[i] & bit != 0 { threshold(i, subject: subject) }
         for i in firstSeenRules { firstSeen(i, subject: subject) }
-        for (bit, i) in absenceRules.enumerated() {
+        for (n, i) in absenceRules.enumerated() where kindMasks[i] & bit != 0 {
             guard case .absence(let a) = rules.rules[i].kind, a.start.evaluate(subject, rules.calendars) else { continue }
             // One deadline per request, from its first start event.
-            guard let started = core.requests[e.requestID]?.absenceStarted, started & (1 << UInt64(bit)) == 0 else { continue }
-            core.requests[e.requestID]!.absenceStarted |= 1 << UInt64(bit)
+            guard let started = core.requests[e.requestID]?.absenceStarted, started & (1 << UInt64(n)) == 0 else { continue }
+            core.requests[e.requestID]!.absenceStarted |= 1 << UInt64(n)
             core.seq &+= 1
             core.timers.push(PendingTimer(deadline: e.ts + a.within, seq: core.seq, rule: rules.rules[i].id,
                                            requestID: e.requestID, start: e.ts))
         }
-        for i in sequenceRules { sequence(i, subject: subject) }
+        for i in sequenceRules where kindMasks[i] & bit != 0 { sequence(i, subject: subject) }
     }
 
     private mutating func runMatchRules(_ e: Event, request: Event?) {
         let subject = Subject(event: e, request: request)
-        for i in matchRules {
+        let bit = UInt8(1) << e.kind.rawValue
+        for i in matchRules where kindMasks[i] & bit != 0 {
             guard case .match(let when) = rules.rules[i].kind, when.evaluate(subject, rules.calendars) else { continue }
             raise(i, subject: subject, ts: e.ts, actor: e.actor, requestID: e.requestID, vars: [:], evidence: Evidence(requestIDs: [e.requestID]))
         }

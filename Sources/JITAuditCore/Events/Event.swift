@@ -156,9 +156,13 @@ public enum Identity {
     /// Comparison key: trimmed and lower-cased. Returns the input unchanged (no
     /// allocation) when it is already in key form, which is the common case.
     public static func key(_ s: String) -> String {
-        var clean = true
-        for c in s.utf8 where (c >= 65 && c <= 90) || c >= 0x80 { clean = false; break }
-        if clean, let f = s.utf8.first, let l = s.utf8.last, !isSpace(f), !isSpace(l) { return s }
+        // Fast path over contiguous UTF-8: already lower-case ASCII with no edge spaces.
+        let clean = s.utf8.withContiguousStorageIfAvailable { b -> Bool in
+            guard let f = b.first, let l = b.last, !isSpace(f), !isSpace(l) else { return false }
+            for c in b where (c >= 65 && c <= 90) || c >= 0x80 { return false }
+            return true
+        }
+        if clean == true { return s }
         return String(s.trimmingWhitespace).lowercased()
     }
 
