@@ -64,11 +64,17 @@ public struct DaemonRunner {
         let started = WallClock.now()
         let status = StatusBox()
         let statusTask = Task {
+            var last = (accepted: 0, at: started)
             while !Task.isCancelled {
                 let c = await pipeline.counters, s = await pipeline.stats, w = await pipeline.watermark
-                let elapsed = max(1, Double((WallClock.now() - started).micros) / 1e6)
+                let now = WallClock.now()
+                let secs = max(0.001, Double((now - last.at).micros) / 1e6)
+                let rate = Int(Double(c.accepted - last.accepted) / secs)
+                last = (c.accepted, now)
+                // Lag: how far the watermark (what is final) trails the wall clock.
+                let lag = w > .distantPast ? "\((now - w).description)" : "-"
                 let losses = sinks.losses
-                status.set("\(c.accepted) events (\(Int(Double(c.accepted) / elapsed))/s avg), \(c.rejected) rejected, \(s.findings) findings, watermark \(w > .distantPast ? w.rfc3339 : "-"), sink drops \(losses.dropped), evicted \(s.evicted)")
+                status.set("\(rate) events/s, \(c.accepted) events, \(c.rejected) rejected, \(s.findings) findings, lag \(lag), sink drops \(losses.dropped), evicted \(s.evicted)")
                 try? await Task.sleep(for: .seconds(1))
             }
         }
