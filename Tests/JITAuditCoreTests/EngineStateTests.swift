@@ -57,3 +57,35 @@ import Testing
         #expect(state.requests.count < 144 * 3)
     }
 }
+
+@Suite struct ReloadStateTests {
+    /// On reload a rule keeps its windows only when its definition did not change.
+    @Test func unchangedRulesKeepTheirStateChangedOnesStartOver() throws {
+        func rules(_ count: Int) -> String {
+            """
+            rules:
+              - id: burst
+                severity: low
+                type: threshold
+                when: {event: request}
+                group_by: requester
+                window: 1h
+                count: \(count)
+            """
+        }
+        let config = EngineConfig()
+        var engine = Engine(rules: try RuleLoader.load([("r.yaml", rules(3))], config: config).get(), config: config)
+        for i in 0..<2 { engine.ingest(try decode(line("2026-03-02T10:0\(i):00Z", "request", "r\(i)", "alice"))) }
+        // Same definition: the two requests are remembered, the third fires.
+        var same = Engine(rules: try RuleLoader.load([("r.yaml", rules(3))], config: config).get(), config: config, state: engine.state)
+        same.ingest(try decode(line("2026-03-02T10:02:00Z", "request", "r2", "alice")))
+        same.finish()
+        #expect(same.takeFindings().map(\.evidence.requestIDs) == [["r0", "r1", "r2"]])
+        // Changed definition (count 3 → 2): the window it had (r0) is dropped; events not yet
+        // processed (r1, still within the lateness) are judged by the new rule.
+        var changed = Engine(rules: try RuleLoader.load([("r.yaml", rules(2))], config: config).get(), config: config, state: engine.state)
+        changed.ingest(try decode(line("2026-03-02T10:02:00Z", "request", "r2", "alice")))
+        changed.finish()
+        #expect(changed.takeFindings().map(\.evidence.requestIDs) == [["r1", "r2"]])
+    }
+}

@@ -22,9 +22,14 @@ struct YAMLTree {
             case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
                 loc = SourceLocation(file: file, line: mark.line, column: mark.column)
                 message = problem
+            case .reader(let problem, let offset, _, _):
+                // Bad bytes (control characters, invalid UTF-8): Yams's own text quotes
+                // the raw line, so locate it ourselves and keep the message one line.
+                if let offset { loc = location(ofCharacter: offset, in: text, file: file) }
+                message = problem
             case .duplicatedKeysInMapping(let dups, let context):
                 loc = SourceLocation(file: file, line: context.mark.line, column: context.mark.column)
-                message = "duplicate key \(dups.joined(separator: ", ")) in mapping"
+                message = "duplicate key \(dups.map { quoted($0) }.joined(separator: ", ")) in mapping"
             default: break
             }
             d.append(Diagnostic(code: "yaml_syntax", message: "YAML: \(message)", location: loc))
@@ -33,6 +38,15 @@ struct YAMLTree {
             d.append(Diagnostic(code: "yaml_syntax", message: "YAML: \(error)", location: SourceLocation(file: file, line: 1, column: 1)))
             return nil
         }
+    }
+
+    /// Line and column (1-based, columns in Unicode scalars as Yams counts them) of the character at `offset`.
+    static func location(ofCharacter offset: Int, in text: String, file: String) -> SourceLocation {
+        var line = 1, column = 1
+        for c in text.prefix(offset) {
+            if c.isNewline { line += 1; column = 1 } else { column += c.unicodeScalars.count }
+        }
+        return SourceLocation(file: file, line: line, column: column)
     }
 
     var scalar: String? {

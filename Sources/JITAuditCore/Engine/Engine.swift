@@ -34,8 +34,13 @@ public struct Engine: Sendable {
         self.rules = rules
         self.config = config
         self.core = state
-        self.perRule = rules.rules.map { state.rules[$0.id] ?? RuleState() }
+        // A rule keeps its state across a reload only if its definition is unchanged.
+        self.perRule = rules.rules.map { r in
+            guard let kept = state.rules[r.id], state.ruleFingerprints[r.id].map({ $0 == r.fingerprint }) ?? true else { return RuleState() }
+            return kept
+        }
         self.core.rules = [:]
+        self.core.ruleFingerprints = [:]
         var m: [Int] = [], et: [Int] = [], ft: [Int] = [], fs: [Int] = [], ab: [Int] = [], sq: [Int] = []
         var longest = TimeSpan.zero
         for (i, r) in rules.rules.enumerated() {
@@ -69,7 +74,10 @@ public struct Engine: Sendable {
     /// The whole state, for a checkpoint. Rules' state is keyed by rule id.
     public var state: EngineState {
         var s = core
-        for (i, r) in rules.rules.enumerated() { s.rules[r.id] = perRule[i] }
+        for (i, r) in rules.rules.enumerated() {
+            s.rules[r.id] = perRule[i]
+            s.ruleFingerprints[r.id] = r.fingerprint
+        }
         return s
     }
 

@@ -16,6 +16,8 @@ public struct EngineState: Codable, Sendable {
     /// Per rule id: windows, baselines and suppression. Kept by id so a reload
     /// keeps the state of the rules that did not change.
     var rules: [String: RuleState] = [:]
+    /// The definition each rule's state was built under (see ``Rule/fingerprint``).
+    var ruleFingerprints: [String: String] = [:]
     var lastSweep: Timestamp?
     /// Evictions not yet reported in a `state_evicted` finding, and when the last one was raised.
     var evictedSinceFinding = 0

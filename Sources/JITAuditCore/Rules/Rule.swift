@@ -17,9 +17,12 @@ public final class Rule: Sendable {
     /// After a finding, no other finding of this rule for the same key until `for` has passed.
     public let suppression: Suppression?
     public let location: SourceLocation?
+    /// Hash of the rule's definition: a reload keeps a rule's state only when it is unchanged.
+    public let fingerprint: String
 
     public init(id: String, severity: Severity, description: String, summary: SummaryTemplate, kind: Kind,
-                suppression: Suppression?, location: SourceLocation?) {
+                suppression: Suppression?, location: SourceLocation?, fingerprint: String = "") {
+        self.fingerprint = fingerprint
         self.id = id
         self.severity = severity
         self.description = description

@@ -1,3 +1,5 @@
+import Yams
+
 /// A validated set of rules with the calendars they need.
 public struct RuleSet: Sendable {
     public var rules: [Rule]
@@ -182,8 +184,10 @@ public enum RuleLoader {
             }
         }
         guard d.count == before, let kind, let summary else { return nil }
+        var h = StableHash()
+        h.add((try? Yams.serialize(node: item.node)) ?? id)
         return Rule(id: id, severity: severity, description: description, summary: summary, kind: kind,
-                    suppression: suppression, location: idNode.location)
+                    suppression: suppression, location: idNode.location, fingerprint: String(h.value, radix: 16))
     }
 
     static func fieldRef(_ v: YAMLTree, _ what: String, _ d: inout [Diagnostic]) -> FieldRef? {
