@@ -223,7 +223,7 @@ package struct ReportData: Codable, Sendable, Equatable {
         package var share: Double
         /// Approvals the other way round (requester approving approver's requests).
         package var reverse: Int
-        /// Highlighted: both approve each other, or one approver covers ≥ 50 % of ≥ 3 approvals.
+        /// Highlighted: self-approval, both approve each other at least twice, or one approver covers ≥ 50 % of ≥ 3 approvals.
         package var flagged: Bool
     }
 
@@ -273,7 +273,22 @@ extension ReportData {
     /// Reads a report back from its JSON document.
     package static func fromJSON(_ text: String) throws -> ReportData {
         let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        // snake_case to the Swift names; `_id` is `ID` (`finding_id` → `findingID`).
+        decoder.keyDecodingStrategy = .custom { path in
+            let key = path.last!
+            guard key.intValue == nil else { return key }
+            let parts = key.stringValue.split(separator: "_")
+            var name = String(parts.first ?? "")
+            for p in parts.dropFirst() { name += p == "id" ? "ID" : p.prefix(1).uppercased() + p.dropFirst() }
+            return ReportKey(stringValue: name)
+        }
         return try decoder.decode(ReportData.self, from: Data(text.utf8))
     }
+}
+
+private struct ReportKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
 }

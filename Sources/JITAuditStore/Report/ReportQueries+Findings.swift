@@ -106,7 +106,8 @@ extension ReportQueries {
             counts[rule] = try scalar("SELECT count(*) FROM findings WHERE rule = ?4 AND ts >= ?2 AND ts < ?3", [.text(rule)])
             var list: [ReportData.Violation] = []
             try query("""
-                SELECT f.id, f.ts, f.request_id, f.actor, f.summary, r.requester, r.ts, r.priority, r.environment, r.action, r.resource
+                SELECT f.id, f.ts, f.request_id, f.actor, f.summary, r.requester, r.ts, r.priority, json_extract(r.raw, '$.environment'),
+                       json_extract(r.raw, '$.action'), json_extract(r.raw, '$.resource')
                 FROM findings f
                 LEFT JOIN events r ON r.seq = (SELECT e.seq FROM events e WHERE e.request_id = f.request_id AND e.event = 'request'
                                                ORDER BY e.ts LIMIT 1)

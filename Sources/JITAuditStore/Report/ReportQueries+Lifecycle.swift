@@ -1,8 +1,4 @@
 extension ReportQueries {
-    /// Periods wider than this many events read the covering lifecycle index
-    /// whole instead of the time index and a sort.
-    static let wideScanThreshold = 200_000
-
     /// Fills `report_g` and `report_rq` in one pass over `[previous since, until)`.
     ///
     /// Per request id: a single `min()` aggregate (the first decision's time)
@@ -13,7 +9,7 @@ extension ReportQueries {
     /// the bare columns.
     func buildLifecycle() throws(StoreError) {
         var wide = try hasIndex("events_lifecycle")
-        if wide { wide = try scalar("SELECT count(*) FROM events WHERE ts >= ?1 AND ts < ?3") > Self.wideScanThreshold }
+        if wide { wide = try scalar("SELECT count(*) FROM events WHERE ts >= ?1 AND ts < ?3") > request.wideScanThreshold }
         let source = wide ? "events INDEXED BY events_lifecycle WHERE +ts >= ?1 AND +ts < ?3"
                           : "events WHERE ts >= ?1 AND ts < ?3"
         var counts: [String] = []
@@ -25,7 +21,8 @@ extension ReportQueries {
             CREATE TEMP TABLE report_g AS
             SELECT request_id,
                    group_concat(CASE WHEN event = 'request' THEN printf('%020d%08d%s%08d%s%08d%s', ts, length(priority), priority,
-                                coalesce(length(environment), -1), coalesce(environment, ''), length(requester), requester) END, '') AS r,
+                                coalesce(length(json_extract(raw, '$.environment')), -1), coalesce(json_extract(raw, '$.environment'), ''),
+                                length(requester), requester) END, '') AS r,
                    min(CASE WHEN event IN ('approve', 'reject') THEN ts END) AS dts,
                    event AS dkind, actor_key AS approver,
                    count(CASE WHEN event IN ('approve', 'reject', 'cancel', 'expire') THEN 1 END) AS closes,
@@ -63,7 +60,7 @@ extension ReportQueries {
             }
         }
         if events.isEmpty { events = Self.eventTypes.map { .init(key: $0, current: 0, previous: 0) } }
-        var r = (ReportData.Compared(key: "requests", current: 0, previous: 0),
+        var r = (ReportData.Compared(key: "made", current: 0, previous: 0),
                  ReportData.Compared(key: "decided", current: 0, previous: 0),
                  ReportData.Compared(key: "approved", current: 0, previous: 0))
         try query("""
@@ -158,7 +155,7 @@ extension ReportQueries {
     func stale() throws(StoreError) -> [ReportData.StaleGroup] {
         var groups: [String: ReportData.StaleGroup] = [:]
         try query("""
-            SELECT coalesce((SELECT e.environment FROM events e WHERE e.request_id = f.request_id AND e.event = 'request' LIMIT 1), '(none)') AS env,
+            SELECT coalesce((SELECT json_extract(e.raw, '$.environment') FROM events e WHERE e.request_id = f.request_id AND e.event = 'request' LIMIT 1), '(none)') AS env,
                    count(*)
             FROM findings f WHERE f.rule = 'stale_request' AND f.ts >= ?2 AND f.ts < ?3 GROUP BY env
             """) { (st) throws(StoreError) in
@@ -207,7 +204,7 @@ extension ReportQueries {
             let n = st.int(2), of = st.int(3), reverse = st.int(4)
             let share = of > 0 ? Double(n) / Double(of) : 0
             pairs.append(.init(requester: st.string(0), approver: st.string(1), approvals: n, share: share, reverse: reverse,
-                               flagged: reverse > 0 || (n >= 3 && share >= 0.5)))
+                               flagged: st.string(0) == st.string(1) || (n >= 2 && reverse >= 2) || (n >= 3 && share >= 0.5)))
         }
         return .init(approvers: approvers, totalApprovals: total, pairs: pairs)
     }

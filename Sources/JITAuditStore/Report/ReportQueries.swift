@@ -9,6 +9,10 @@ package struct ReportRequest: Sendable {
     package var calendar: BusinessCalendar
     /// Lists (actors, pairs, approvers) are capped at this many rows.
     package var top = 20
+    /// Periods holding more events than this read the covering
+    /// `events_lifecycle` index whole (where the store has it) instead of the
+    /// time index and a sort.
+    package var wideScanThreshold = 200_000
 
     package init(since: Timestamp, until: Timestamp, calendar: BusinessCalendar) {
         self.since = since

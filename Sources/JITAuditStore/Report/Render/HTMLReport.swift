@@ -39,7 +39,8 @@ package enum HTMLReport {
     svg .grid{stroke:#e3e3e3}svg .axis{stroke:#333}svg .tick{font-size:11px;fill:#333}
     svg .label{font-size:12px;fill:#111}svg .marker{font-size:11px;font-weight:bold}
     .data{font-size:.8em;color:#333}.empty{color:#555;font-style:italic}
-    .wrap{overflow-wrap:anywhere}
+    .wrap{overflow-wrap:break-word}td{max-width:32em}td:first-child{white-space:nowrap}
+    caption{text-align:left;font-size:.9em;color:#444;padding:2px 0}
     @media print{main{max-width:none;padding:0}h2{break-after:avoid}table,figure,.card{break-inside:avoid}
     th{background:none}a{color:inherit;text-decoration:none}}
     """

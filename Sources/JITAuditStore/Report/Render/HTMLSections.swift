@@ -41,9 +41,10 @@ enum HTMLSections {
                                  description: "Bar chart of \(f.perDay.reduce(0) { $0 + $1.total }) findings over \(f.perDay.count) \(unit)s; each bar is split by rule.",
                                  xAxis: f.bucketDays == 1 ? "day (UTC)" : "week starting (UTC)", yAxis: "findings",
                                  series: ruleSeries(rules), bars: f.perDay.map { d in .init(label: String(d.day.dropFirst(5)), values: rules.map { d.byRule[$0] ?? 0 }) })
-            h.figure(chart.vertical(), caption: "Findings per \(unit) by rule", header: [unit] + rules + ["total"],
-                     rows: f.perDay.map { d in [d.day] + rules.map { "\(d.byRule[$0] ?? 0)" } + ["\(d.total)"] },
-                     numeric: Set(1...(rules.count + 1)))
+            h.figure(chart.vertical(), caption: "Findings per \(unit) by rule", header: [unit, "findings", "by rule"],
+                     rows: f.perDay.map { d in
+                         [d.day, "\(d.total)", rules.compactMap { r in d.byRule[r].map { "\(r) \($0)" } }.joined(separator: ", ")]
+                     }, numeric: [1])
             h.h3("By rule")
             h.table(["rule", "severity", "findings", "actors"], f.byRule.map { [$0.rule, $0.severity, "\($0.count)", "\($0.actors)"] }, numeric: [2, 3])
             let top = Array(f.byActor.prefix(10))
@@ -140,7 +141,7 @@ enum HTMLSections {
         h.table(["approver", "approvals", "share", "requesters"], a.approvers.map {
             [$0.approver, "\($0.approvals)", F.percent($0.share), "\($0.requesters)"]
         }, numeric: [1, 2, 3], empty: "No approvals in this period.")
-        h.p("Requester–approver pairs. ⚠ marks pairs that approve each other, or where one approver covers at least half of at least 3 approvals.")
+        h.p("Requester–approver pairs. ⚠ marks self-approvals, two people who approve each other at least twice each, and pairs where one approver covers at least half of at least 3 approvals.")
         h.table(["", "requester", "approver", "approvals", "share of requester's", "reverse"], a.pairs.map {
             [$0.flagged ? "⚠" : "", $0.requester, $0.approver, "\($0.approvals)", F.percent($0.share), "\($0.reverse)"]
         }, numeric: [3, 4, 5], empty: "No approvals in this period.")

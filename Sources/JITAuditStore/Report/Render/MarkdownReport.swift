@@ -107,7 +107,7 @@ package enum MarkdownReport {
         md.table(["approver", "approvals", "share", "requesters"], a.approvers.map {
             [$0.approver, "\($0.approvals)", ReportFormat.percent($0.share), "\($0.requesters)"]
         }, empty: "No approvals in this period.")
-        md.line("Requester–approver pairs (⚠: they approve each other, or one approver covers at least half of at least 3 approvals):")
+        md.line("Requester–approver pairs (⚠: a self-approval, two people who approve each other at least twice each, or one approver covering at least half of at least 3 approvals):")
         md.line("")
         md.table(["", "requester", "approver", "approvals", "share of requester's", "reverse"], a.pairs.map {
             [$0.flagged ? "⚠" : "", $0.requester, $0.approver, "\($0.approvals)", ReportFormat.percent($0.share), "\($0.reverse)"]
@@ -151,7 +151,7 @@ struct MarkdownWriter {
             return
         }
         line("| " + header.map { cell($0) }.joined(separator: " | ") + " |")
-        line("|" + header.enumerated().map { i, _ in i == 0 ? "---" : "---:" }.joined(separator: "|") + "|")
+        line("|" + header.map { _ in "---" }.joined(separator: "|") + "|")
         for r in rows { line("| " + r.map { escape ? cell($0) : $0 }.joined(separator: " | ") + " |") }
         line("")
     }
