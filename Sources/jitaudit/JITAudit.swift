@@ -9,7 +9,7 @@ struct JITAudit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jitaudit",
         abstract: "Audit Just-In-Time action approvals: detect self-approval, rubber-stamping, executions without approval and more.",
-        subcommands: [Replay.self, Run.self, Check.self, Findings.self, Events.self, Verify.self, Prune.self, Emit.self]
+        subcommands: [Replay.self, Run.self, Check.self, Findings.self, Events.self, Report.self, Verify.self, Prune.self, Emit.self]
     )
 
     /// Exit codes per SPEC §4: usage errors are 2 (ArgumentParser's default is 64).
