@@ -92,10 +92,13 @@ final class Daemon {
     }
 
     /// Rows of a query on the daemon's database, via the sqlite3 shell.
-    func sql(_ query: String) throws -> [String] {
+    func sql(_ query: String) throws -> [String] { try Daemon.sqlOn(database, query) }
+
+    /// Rows of a query on any database, via the sqlite3 shell (read-only).
+    static func sqlOn(_ db: String, _ query: String) throws -> [String] {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        p.arguments = ["-readonly", database, query]
+        p.arguments = ["-readonly", db, query]
         let pipe = Pipe()
         p.standardOutput = pipe
         try p.run()

@@ -121,20 +121,6 @@ import Glibc
     }
 }
 
-extension Daemon {
-    static func sqlOn(_ db: String, _ query: String) throws -> [String] {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        p.arguments = ["-readonly", db, query]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
-    }
-}
-
 /// One JSON event line (the same shape the core tests use).
 func line(_ ts: String, _ kind: String, _ rid: String, _ actor: String) -> String {
     "{\"ts\":\"\(ts)\",\"event\":\"\(kind)\",\"request_id\":\"\(rid)\",\"actor\":\"\(actor)\"}"
