@@ -85,6 +85,17 @@ import Testing
         #expect(c.diagnostics.map(\.description) == ["c.yaml:2:12: error: YAML: control characters are not allowed [yaml_syntax]"])
     }
 
+    /// Found while writing the `rules` target's engine step: 65 absence rules
+    /// loaded, then trapped the engine's precondition (at start or on SIGHUP).
+    @Test func moreThan64AbsenceRulesAreALoadError() {
+        func rules(_ n: Int) -> String {
+            "rules:\n" + (0..<n).map { "  - {id: a\($0), severity: low, type: absence, when: {event: request}, expect: [approve], within: 1h}\n" }.joined()
+        }
+        #expect((try? RuleLoader.load([("r.yaml", rules(64))], config: EngineConfig()).get())?.rules.count == 64)
+        guard case .failure(let e) = RuleLoader.load([("r.yaml", rules(65))], config: EngineConfig()) else { Issue.record("loaded"); return }
+        #expect(e.diagnostics.map(\.description) == ["r.yaml:66:10: error: at most 64 rules of type absence, found 65 [too_many_rules]"])
+    }
+
     @Test func duplicateKeysAreQuotedEscaped() {
         guard case .failure(let e) = RuleLoader.load([("r.yaml", "rules: []\n\"a\\nb\": 1\n\"a\\nb\": 2\n")], config: EngineConfig()) else { Issue.record("loaded"); return }
         let d = e.diagnostics.map(\.description)

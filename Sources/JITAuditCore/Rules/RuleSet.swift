@@ -57,6 +57,11 @@ public enum RuleLoader {
                 if let rule = loadRule(item, &loader, &d), !duplicate { rules.append(rule) }
             }
         }
+        // The engine tracks each request's pending deadlines in a 64-bit mask.
+        let absences = rules.filter { if case .absence = $0.kind { true } else { false } }
+        if absences.count > 64 {
+            d.append(Diagnostic(code: "too_many_rules", message: "at most 64 rules of type absence, found \(absences.count)", location: absences[64].location))
+        }
         guard d.isEmpty else { return .failure(LoadError(d)) }
         guard let business = config.businessCalendar() else {
             return .failure(LoadError([Diagnostic(code: "bad_timezone", message: "unknown time zone \(quoted(config.timezone))", location: nil)]))
