@@ -152,7 +152,11 @@ struct ReportQueryTests {
         let db = try TempDB(); defer { db.cleanup() }
         _ = try ReportFixture.make(db)
         let plain = try db.open(.read).report(ReportFixture.request())
-        try db.sql("CREATE INDEX events_lifecycle ON events (request_id, ts, event, actor_key, requester, priority)")
+        // The proposed migration: a generated environment column and a covering lifecycle index.
+        try db.sql("""
+            ALTER TABLE events ADD COLUMN environment TEXT GENERATED ALWAYS AS (json_extract(raw, '$.environment')) VIRTUAL;
+            CREATE INDEX events_lifecycle ON events (request_id, ts, event, actor_key, requester, priority, environment);
+            """)
         var request = ReportFixture.request()
         request.wideScanThreshold = 0
         #expect(try db.open(.read).report(request) == plain)

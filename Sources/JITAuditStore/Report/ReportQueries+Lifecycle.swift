@@ -12,6 +12,10 @@ extension ReportQueries {
         if wide { wide = try scalar("SELECT count(*) FROM events WHERE ts >= ?1 AND ts < ?3") > request.wideScanThreshold }
         let source = wide ? "events INDEXED BY events_lifecycle WHERE +ts >= ?1 AND +ts < ?3"
                           : "events WHERE ts >= ?1 AND ts < ?3"
+        // A stored or generated `environment` column (which the lifecycle index can
+        // cover) where the schema has one, else the request's raw JSON.
+        let env = try scalar("SELECT count(*) FROM pragma_table_xinfo('events') WHERE name = 'environment'") > 0
+            ? "environment" : "json_extract(raw, '$.environment')"
         var counts: [String] = []
         for (n, t) in Self.eventTypes.enumerated() {
             counts.append("count(CASE WHEN event = '\(t)' AND ts >= ?2 THEN 1 END) AS c\(n)")
@@ -21,7 +25,7 @@ extension ReportQueries {
             CREATE TEMP TABLE report_g AS
             SELECT request_id,
                    group_concat(CASE WHEN event = 'request' THEN printf('%020d%08d%s%08d%s%08d%s', ts, length(priority), priority,
-                                coalesce(length(json_extract(raw, '$.environment')), -1), coalesce(json_extract(raw, '$.environment'), ''),
+                                coalesce(length(\(env)), -1), coalesce(\(env), ''),
                                 length(requester), requester) END, '') AS r,
                    min(CASE WHEN event IN ('approve', 'reject') THEN ts END) AS dts,
                    event AS dkind, actor_key AS approver,
@@ -114,11 +118,11 @@ extension ReportQueries {
     }
 
     static let latencyBuckets: [(String, Int)] = [
-        ("< 1 min", 0), ("1–5 min", 60), ("5–15 min", 300), ("15–30 min", 900), ("30–60 min", 1800),
-        ("1–2 h", 3600), ("2–4 h", 7200), ("4–8 h", 14_400), ("8–24 h", 28_800), ("≥ 24 h", 86_400),
+        ("<1m", 0), ("1–5m", 60), ("5–15m", 300), ("15–30m", 900), ("30–60m", 1800),
+        ("1–2h", 3600), ("2–4h", 7200), ("4–8h", 14_400), ("8–24h", 28_800), ("≥24h", 86_400),
     ]
     static let ageBuckets: [(String, Int)] = [
-        ("< 1 h", 0), ("1–4 h", 3600), ("4–24 h", 14_400), ("1–3 d", 86_400), ("3–7 d", 259_200), ("≥ 7 d", 604_800),
+        ("<1h", 0), ("1–4h", 3600), ("4–24h", 14_400), ("1–3d", 86_400), ("3–7d", 259_200), ("≥7d", 604_800),
     ]
 
     /// Counts of `value` (seconds) per bucket over `report_rq` rows matching `where`.

@@ -12,6 +12,8 @@ package enum HTMLReport {
         h.p("Period: \(ReportFormat.minute(r.period.since)) to \(ReportFormat.minute(r.period.until)), compared with "
             + "\(ReportFormat.minute(r.previousPeriod.since)) to \(ReportFormat.minute(r.previousPeriod.until)). Business hours in \(r.timezone).")
         HTMLSections.overview(r, &h)
+        HTMLCharts.glance(r, &h)
+        HTMLSections.comparison(r, &h)
         HTMLSections.findings(r, &h)
         HTMLSections.violations(r, &h)
         HTMLSections.bottlenecks(r, &h)
@@ -31,10 +33,12 @@ package enum HTMLReport {
     th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}
     th{background:#eef3f8}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
     .cards{display:flex;flex-wrap:wrap;gap:12px;margin:1em 0}
-    .card{border:1px solid #ccc;border-radius:6px;padding:10px 14px;min-width:150px}
+    .card{border:1px solid #ccc;border-radius:6px;padding:10px 14px;flex:1 1 120px}
     .card b{display:block;font-size:1.6em}.card span{color:#555;font-size:.85em}
     .up{color:#b2182b}.down{color:#1b7837}.flag{color:#b2182b;font-weight:bold}
-    figure{margin:1em 0 1.5em;break-inside:avoid}figcaption{font-weight:bold;margin-bottom:.3em}
+    .pair{display:flex;flex-wrap:wrap;gap:0 24px;align-items:flex-start}
+    .glance{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:12px 24px}
+    figure{margin:0 0 .5em;break-inside:avoid}figcaption{font-weight:bold;margin-bottom:.3em}p.data{margin:.2em 0}
     svg{max-width:100%;height:auto;font-family:inherit}
     svg .grid{stroke:#e3e3e3}svg .axis{stroke:#333}svg .tick{font-size:11px;fill:#333}
     svg .label{font-size:12px;fill:#111}svg .marker{font-size:11px;font-weight:bold}
@@ -100,11 +104,19 @@ struct HTMLWriter {
         text += "</tbody></table>\n"
     }
 
-    /// A chart with its data table behind it.
-    mutating func figure(_ svg: String, caption: String, header: [String], rows: [[String]], numeric: Set<Int>) {
-        text += "<figure><figcaption>\(HTMLText.escape(caption))</figcaption>\(svg)"
-        table(header, rows, numeric: numeric, caption: "Data: " + caption, cls: "data")
-        text += "</figure>\n"
+    /// A chart, linked to the table of its data (``chartData``); `empty` replaces a chart without data.
+    mutating func chart(_ svg: String, id: String, caption: String, empty: String?) {
+        text += "<figure><figcaption>\(HTMLText.escape(caption))</figcaption>"
+        if let empty { text += "<p class=\"empty\">\(HTMLText.escape(empty))</p>" } else { text += svg }
+        text += "<p class=\"data\"><a href=\"#\(id)-data\">Data table</a></p></figure>\n"
+    }
+
+    /// The table behind a chart, where the chart's link points.
+    mutating func chartData(_ id: String, caption: String, header: [String], rows: [[String]], numeric: Set<Int>) {
+        text += "<div id=\"\(id)-data\">"
+        table(header, rows, numeric: numeric, caption: caption + " (data of the chart)", cls: "data")
+        if rows.isEmpty { p("No data.", cls: "empty") }
+        text += "</div>\n"
     }
 
     mutating func cards(_ items: [(String, String, String?)]) {

@@ -49,7 +49,7 @@ struct SVGChart {
         }
         let slot = plotW / Double(max(1, bars.count))
         let barW = max(1, slot * 0.75)
-        let labelEvery = max(1, Int((Double(bars.count) * 60 / plotW).rounded(.up)))
+        let labelEvery = max(1, Int((Double(bars.count) * 44 / plotW).rounded(.up)))
         for (i, b) in bars.enumerated() {
             var y = top + plotH
             let x = left + slot * Double(i) + (slot - barW) / 2
@@ -64,10 +64,10 @@ struct SVGChart {
                 svg += "<text x=\"\(f(lx))\" y=\"\(f(ly))\" text-anchor=\"middle\" class=\"tick\">\(HTMLText.escape(Self.short(b.label)))</text>"
             }
         }
-        for m in markers {
+        for (k, m) in markers.enumerated() {
             let x = left + slot * m.position
             svg += "<line x1=\"\(f(x))\" y1=\"\(f(top))\" x2=\"\(f(x))\" y2=\"\(f(top + plotH))\" stroke=\"\(m.colour)\" stroke-width=\"2\" stroke-dasharray=\"5 3\"/>"
-            svg += "<text x=\"\(f(x + 3))\" y=\"\(f(top + 12))\" class=\"marker\" fill=\"\(m.colour)\">\(HTMLText.escape(m.label))</text>"
+            svg += "<text x=\"\(f(x + 3))\" y=\"\(f(top + 12 + 13 * Double(k)))\" class=\"marker\" fill=\"\(m.colour)\">\(HTMLText.escape(m.label))</text>"
         }
         svg += axes(left: left, top: top, plotW: plotW, plotH: plotH, xLabelY: top + plotH + 34)
         if series.count > 1 { svg += legend(x: left, y: top + plotH + 50, width: plotW) }
