@@ -51,17 +51,23 @@ package struct DurableReplay: ~Copyable {
             engine = Engine(rules: engine.rules, config: engine.config, state: snap.state)
             through = snap.throughSeq
         }
-        var refed: [Event] = []
+        // Streamed, not collected: up to `snapshotEvery` events may follow the snapshot.
+        var raised: [Finding] = []
+        var refed = 0
         try store.forEachEvent(after: through) { raw in
-            if case .success(let e) = decoder.decode(raw.bindMemory(to: UInt8.self)) { refed.append(e) }
-        }
-        for e in refed {
+            guard case .success(let e) = decoder.decode(raw.bindMemory(to: UInt8.self)) else { return }
             engine.ingest(e)
-            replayedFromLog += 1
-            try storeFindings(onFinding)
+            refed += 1
+            if engine.hasFindings { raised += engine.takeFindings() }
+        }
+        replayedFromLog = refed
+        let at = now()
+        for f in raised where try store.record(f, recordedAt: at) {
+            storedFindings += 1
+            try onFinding(f)
         }
         checkpoints = try store.checkpoints()
-        sinceSnapshot = refed.count
+        sinceSnapshot = refed
         try store.commit(at: now())
     }
 
