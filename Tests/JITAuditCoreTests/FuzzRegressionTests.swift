@@ -96,6 +96,17 @@ import Testing
         #expect(e.diagnostics.map(\.description) == ["r.yaml:66:10: error: at most 64 rules of type absence, found 65 [too_many_rules]"])
     }
 
+    /// Found by the `rules` target: a summary placeholder, and then a rule id,
+    /// reached diagnostics raw, newlines and escape sequences included.
+    @Test func userTextInRuleDiagnosticsIsEscaped() {
+        let yaml = "rules:\n  - id: \"bad\\nid\\e[2J\"\n    severity: nope\n    type: match\n    summary: \"{x\\ny}\"\n"
+        guard case .failure(let e) = RuleLoader.load([("r.yaml", yaml)], config: EngineConfig()) else { Issue.record("loaded"); return }
+        let d = e.diagnostics.map(\.description)
+        #expect(d.allSatisfy { !$0.unicodeScalars.contains { $0.value < 0x20 } }, "\(d)")
+        #expect(d.contains { $0.contains(#"rule "bad\u{a}id\u{1b}[2J".severity: expected one of"#) }, "\(d)")
+        #expect(d.contains { $0.contains(#"unknown placeholder "{x\u{a}y}""#) }, "\(d)")
+    }
+
     @Test func duplicateKeysAreQuotedEscaped() {
         guard case .failure(let e) = RuleLoader.load([("r.yaml", "rules: []\n\"a\\nb\": 1\n\"a\\nb\": 2\n")], config: EngineConfig()) else { Issue.record("loaded"); return }
         let d = e.diagnostics.map(\.description)

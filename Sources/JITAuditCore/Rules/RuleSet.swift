@@ -79,7 +79,8 @@ public enum RuleLoader {
         if id.isEmpty || !id.allSatisfy({ idCharacters.contains($0) }) {
             d.append(Diagnostic(code: "bad_id", message: "rule id \(quoted(id)): use lower-case letters, digits, '_', '-' and '.'", location: idNode.location))
         }
-        let what = "rule \(id)"
+        // A malformed id is shown escaped in every message about the rule.
+        let what = "rule \(id.allSatisfy { idCharacters.contains($0) } ? id : quoted(id))"
         func need(_ key: String) -> YAMLTree? {
             if let v = m[key] { return v }
             d.append(Diagnostic(code: "missing_key", message: "\(what): missing \(quoted(key))", location: item.location))
@@ -171,7 +172,7 @@ public enum RuleLoader {
             switch SummaryTemplate.parse(text) {
             case .success(let t): summary = t
             case .failure(let e):
-                d.append(Diagnostic(code: "unknown_placeholder", message: "\(what).summary: unknown placeholder \(e.names.map { "{\($0)}" }.joined(separator: ", "))", location: s.location))
+                d.append(Diagnostic(code: "unknown_placeholder", message: "\(what).summary: unknown placeholder \(e.names.map { quoted("{\($0)}") }.joined(separator: ", "))", location: s.location))
             }
         } else {
             summary = SummaryTemplate.parse("\(id): {actor} {event} {request_id}").successValue
