@@ -1,0 +1,1 @@
+../../../Sources/JITAuditDaemon/Pipeline/Intake.swift

@@ -1,0 +1,1 @@
+../../../Sources/JITAuditDaemon/Sources/LineFramingHandler.swift
