@@ -50,7 +50,7 @@ extension Replay {
             }
             try runner.finish(onFinding: emit)
         } catch {
-            store.rollback()
+            runner.abort()
             out.flush()
             printError("jitaudit replay: \(error)")
             throw Exit.runtimeFailure

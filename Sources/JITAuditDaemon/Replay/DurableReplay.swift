@@ -15,6 +15,11 @@ import JITAuditStore
 /// again ends with exactly the findings of an uninterrupted run, and running
 /// the same input again stores nothing twice. Stdin has no checkpoint: it is
 /// read from its start every time.
+///
+/// The engine runs on the calling thread; batches are written by a
+/// ``StoreWriterThread``, so detection and SQLite use two cores. Findings are
+/// handed to `onFinding` once they are committed, and only when they were not
+/// stored before.
 package struct DurableReplay: ~Copyable {
     package var engine: Engine
     package var stats = IngestStats()
@@ -31,6 +36,8 @@ package struct DurableReplay: ~Copyable {
     let reader: LineReader
     private var sinceSnapshot = 0
     private var checkpoints: [String: SourceCheckpoint] = [:]
+    private var writer: StoreWriterThread?
+    private var batch: WriteBatch
 
     package init(engine: Engine, store: AuditStore, batchSize: Int = 50_000, snapshotEvery: Int = 500_000,
                  now: @escaping () -> Timestamp) {
@@ -40,11 +47,13 @@ package struct DurableReplay: ~Copyable {
         self.snapshotEvery = max(1, snapshotEvery)
         self.now = now
         self.reader = LineReader(lineLimit: engine.config.lineLimit)
+        self.batch = WriteBatch(receivedAt: now())
     }
 
     /// Brings the engine to where the last commit left it: the snapshot, then
     /// the events logged after it. Findings this raises were stored with those
     /// events already; any that were not are stored and handed to `onFinding`.
+    /// Then starts the writer thread.
     package mutating func resume(onFinding: (Finding) throws -> Void) throws {
         var through: Int64 = 0
         if let snap = try store.snapshot() {
@@ -69,11 +78,15 @@ package struct DurableReplay: ~Copyable {
         checkpoints = try store.checkpoints()
         sinceSnapshot = refed
         try store.commit(at: now())
+        let w = StoreWriterThread(store: store)
+        w.start()
+        writer = w
     }
 
     /// Processes `path` (`-` is stdin) from its checkpoint to its end.
     package mutating func run(path: String, onRejection: (Rejection, LinePosition) -> Void = { _, _ in },
                              onFinding: (Finding) throws -> Void) throws {
+        guard let writer else { preconditionFailure("resume(onFinding:) starts the writer before run") }
         let fd: Int32
         if path == "-" { fd = 0 } else {
             fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -97,18 +110,17 @@ package struct DurableReplay: ~Copyable {
         let source = identity?.path ?? display
         let limit = engine.config.lineLimit
         var next = start
-        var receivedAt = now()
         let bytes = try reader.read(fd: fd, source: display, startOffset: start.offset, startLine: start.line) { item, pos in
-            if store.pendingEvents >= batchSize {
-                // Everything before this line is processed: commit it with this position.
-                if var c = identity { c.offset = pos.offset; c.line = pos.line; try store.save(c, at: receivedAt) }
+            if batch.events.count >= batchSize {
+                // Everything before this line is processed: hand it over with this position.
+                if var c = identity { c.offset = pos.offset; c.line = pos.line; batch.checkpoints.append(c) }
                 if sinceSnapshot >= snapshotEvery {
-                    try store.commit(snapshot: engine.state, at: now())
+                    batch.snapshot = engine.state
                     sinceSnapshot = 0
-                } else {
-                    try store.commit(at: now())
                 }
-                receivedAt = now()
+                try writer.submit(batch)
+                batch = WriteBatch(receivedAt: now())
+                for f in writer.takeNewFindings() { storedFindings += 1; try onFinding(f) }
             }
             stats.lines += 1
             switch item {
@@ -116,21 +128,20 @@ package struct DurableReplay: ~Copyable {
                 let r = Rejection(.tooLong, "line longer than the limit of \(limit) bytes (\(len)+ bytes)")
                 stats.reject(r, at: pos)
                 onRejection(r, pos)
-                try store.reject(r, raw: UnsafeRawBufferPointer(start: nil, count: 0), length: len, source: source,
-                                 line: pos.line, offset: pos.offset, receivedAt: receivedAt)
+                batch.rejections.append(.init(rejection: r, raw: [], length: len, source: source, line: pos.line, offset: pos.offset))
             case .line(let line):
                 switch decoder.decode(line) {
                 case .success(let event):
                     stats.accepted += 1
-                    try store.append(event, source: source, line: pos.line, offset: pos.offset, receivedAt: receivedAt)
+                    batch.events.append(.init(event: event, source: source, line: pos.line, offset: pos.offset))
                     engine.ingest(event)
                     sinceSnapshot += 1
-                    if engine.hasFindings { storedFindings += try Self.store(&engine, in: store, at: receivedAt, onFinding) }
+                    if engine.hasFindings { batch.findings += engine.takeFindings() }
                 case .failure(let r):
                     stats.reject(r, at: pos)
                     onRejection(r, pos)
-                    try store.reject(r, raw: UnsafeRawBufferPointer(line), source: source, line: pos.line, offset: pos.offset,
-                                     receivedAt: receivedAt)
+                    batch.rejections.append(.init(rejection: r, raw: Array(line.prefix(rejectedBytesCap)), length: line.count,
+                                                  source: source, line: pos.line, offset: pos.offset))
                 }
             }
             next = (pos.offset, pos.line + 1)
@@ -139,35 +150,34 @@ package struct DurableReplay: ~Copyable {
         if var c = identity {
             c.offset = start.offset + bytes
             c.line = next.line
-            try store.save(c, at: receivedAt)
+            batch.checkpoints.append(c)
             checkpoints[c.path] = c
         }
     }
 
-    /// End of input: every event is processed and reached deadlines fire. The
-    /// snapshot keeps the state from before this flush, so a later run over
-    /// more input goes on as if this one had not ended.
+    /// End of input: every event is processed and reached deadlines fire, and
+    /// everything is committed. The snapshot keeps the state from before this
+    /// flush, so a later run over more input goes on as if this one had not ended.
     package mutating func finish(onFinding: (Finding) throws -> Void) throws {
-        let state = engine.state
+        guard let writer else { preconditionFailure("resume(onFinding:) starts the writer before finish") }
+        batch.snapshot = engine.state
         engine.finish()
-        try storeFindings(onFinding)
-        try store.commit(snapshot: state, at: now())
+        batch.findings += engine.takeFindings()
         sinceSnapshot = 0
+        try writer.submit(batch)
+        batch = WriteBatch(receivedAt: now())
+        self.writer = nil
+        try writer.finish()
+        for f in writer.takeNewFindings() { storedFindings += 1; try onFinding(f) }
     }
 
-    private mutating func storeFindings(_ onFinding: (Finding) throws -> Void) throws {
-        storedFindings += try Self.store(&engine, in: store, at: now(), onFinding)
-    }
-
-    /// Stores the engine's new findings; hands those not stored before to `onFinding`.
-    private static func store(_ engine: inout Engine, in store: AuditStore, at: Timestamp,
-                              _ onFinding: (Finding) throws -> Void) throws -> Int {
-        var n = 0
-        for f in engine.takeFindings() where try store.record(f, recordedAt: at) {
-            n += 1
-            try onFinding(f)
-        }
-        return n
+    /// Stops after a failure: batches already handed over are committed (each
+    /// is a consistent prefix of the input), the rest is dropped.
+    package mutating func abort() {
+        guard let writer else { return }
+        self.writer = nil
+        try? writer.finish()
+        store.rollback()
     }
 
     /// The absolute path with symlinks resolved, so one file has one checkpoint.
