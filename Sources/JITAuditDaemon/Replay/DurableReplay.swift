@@ -111,7 +111,7 @@ package struct DurableReplay: ~Copyable {
         let limit = engine.config.lineLimit
         var next = start
         let bytes = try reader.read(fd: fd, source: display, startOffset: start.offset, startLine: start.line) { item, pos in
-            if batch.events.count >= batchSize {
+            if batch.events.count + batch.rejections.count >= batchSize {
                 // Everything before this line is processed: hand it over with this position.
                 if var c = identity { c.offset = pos.offset; c.line = pos.line; batch.checkpoints.append(c) }
                 if sinceSnapshot >= snapshotEvery {
