@@ -16,6 +16,7 @@ final class Connection {
     /// Opens `path`. `create` makes the file if it is missing; `readOnly` never writes.
     init(path: String, readOnly: Bool, create: Bool) throws(StoreError) {
         self.path = path
+        _ = Connection.configured
         var db: OpaquePointer?
         var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         flags |= readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
@@ -28,6 +29,9 @@ final class Connection {
         }
         handle = db
     }
+
+    /// Process-wide SQLite settings, applied once before the first connection.
+    private static let configured: Bool = { jitaudit_sqlite3_disable_memstatus() == SQLITE_OK }()
 
     deinit {
         sqlite3_close_v2(handle)
