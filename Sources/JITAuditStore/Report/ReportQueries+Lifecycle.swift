@@ -89,7 +89,8 @@ extension ReportQueries {
             byApprover: try latency(key: "approver", limit: request.top),
             histogram: try buckets(Self.latencyBuckets, value: "(dts - rts) / 1000000",
                                    where: "rts >= ?2 AND rts < ?3 AND dts IS NOT NULL"))
-        return ReportData.Bottlenecks(latency: latency, pending: try pending(), stale: try stale())
+        let medians = Dictionary(latency.byEnvironment.map { ($0.key, $0.p50) }, uniquingKeysWith: { a, _ in a })
+        return ReportData.Bottlenecks(latency: latency, pending: try pending(), stale: try stale(medians: medians))
     }
 
     static func priorityRank(_ p: String) -> Int { ["low": 0, "normal": 1, "high": 2, "critical": 3][p] ?? -1 }
@@ -156,7 +157,7 @@ extension ReportQueries {
 
     /// `stale_request` findings per environment, beside the environment's
     /// request count, median latency and usual approvers.
-    func stale() throws(StoreError) -> [ReportData.StaleGroup] {
+    func stale(medians: [String: Int?]) throws(StoreError) -> [ReportData.StaleGroup] {
         var groups: [String: ReportData.StaleGroup] = [:]
         try query("""
             SELECT coalesce((SELECT json_extract(e.raw, '$.environment') FROM events e WHERE e.request_id = f.request_id AND e.event = 'request' LIMIT 1), '(none)') AS env,
@@ -180,7 +181,7 @@ extension ReportQueries {
             """) { (st) throws(StoreError) in
             groups[st.string(0, "(none)")]?.usualApprovers.append(st.string(1))
         }
-        for l in try latency(key: "coalesce(environment, '(none)')", limit: 1000) { groups[l.key]?.p50 = l.p50 }
+        for (env, p50) in medians { groups[env]?.p50 = p50 }
         return groups.values.sorted { ($0.staleRequests, $1.environment) > ($1.staleRequests, $0.environment) }
     }
 
