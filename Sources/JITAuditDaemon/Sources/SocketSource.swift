@@ -133,7 +133,13 @@ public final class SocketSource: Service, Sendable {
             continuation.finish()
         }
         await listener.waitUntilClosed()
-        logger.info("socket source stopped", metadata: ["jitaudit.source.connections": "\(stats.connections)"])
+        let s = stats
+        logger.info("socket source stopped", metadata: [
+            "jitaudit.source.connections": "\(s.connections)", "jitaudit.source.refused_peers": "\(s.refusedPeers)",
+            "jitaudit.source.refused_busy": "\(s.refusedBusy)", "jitaudit.source.timeouts": "\(s.timeouts)",
+            "jitaudit.source.failed": "\(s.failed)", "jitaudit.source.lines": "\(s.lines)",
+            "jitaudit.source.accepted": "\(s.accepted)", "jitaudit.source.rejected": "\(s.rejected)",
+        ])
     }
 
     private var describeListener: String {
@@ -188,7 +194,7 @@ public final class SocketSource: Service, Sendable {
         return Accepted(fd: fd, peer: creds, number: n)
     }
 
-    /// Refusals are logged at most 10 per minute (a local user can connect in a loop); the rest are counted.
+    /// Refusals and timeouts are logged at most 10 per minute (a local user can connect in a loop); the rest are counted.
     private struct RefusalLog {
         var windowStart = ContinuousClock.now
         var logged = 0
@@ -229,8 +235,9 @@ public final class SocketSource: Service, Sendable {
                 .channelOption(.allowRemoteHalfClosure, value: true)
                 .withConnectedSocket(c.fd) { [self] ch in
                     ch.eventLoop.makeCompletedFuture {
-                        let framer = LineFramingHandler(source: source, limits: limits, onTimeout: {
+                        let framer = LineFramingHandler(source: source, limits: limits, onTimeout: { [meta] in
                             self.state.withLock { $0.timeouts += 1 }
+                            self.noteRefusal("socket source: connection timed out (idle or partial line); closed", meta)
                         })
                         try ch.pipeline.syncOperations.addHandler(framer)
                         return try NIOAsyncChannel<LineChunk, ByteBuffer>(
