@@ -76,12 +76,15 @@ public enum JSONText {
 }
 
 /// Escaping for log lines (text output, syslog, journal MESSAGE): control
-/// characters, DEL and C1 controls become visible `\xNN` so no event text can
-/// start a new log line or drive a terminal.
+/// characters, DEL and C1 controls become visible `\xNN`, and the Unicode
+/// line and paragraph separators and bidi embedding, override and isolate
+/// controls `\u{NNNN}`, so no event text can start a new log line, drive a
+/// terminal or reorder what a reader sees.
 public enum LogText {
     public static func escape(_ s: String) -> String {
         var clean = true
-        for b in s.utf8 where b < 0x20 || b == 0x7F || b == 0xC2 || b == 92 { clean = false; break }
+        // 0xC2 leads the C1 controls, 0xE2 the separators and bidi controls.
+        for b in s.utf8 where b < 0x20 || b == 0x7F || b == 0xC2 || b == 0xE2 || b == 92 { clean = false; break }
         if clean { return s }
         var out = ""
         for scalar in s.unicodeScalars {
@@ -89,6 +92,8 @@ public enum LogText {
             if v < 0x20 || v == 0x7F || (v >= 0x80 && v < 0xA0) {
                 let hex = String(v, radix: 16)
                 out += "\\x" + (hex.count < 2 ? "0" : "") + hex
+            } else if v == 0x2028 || v == 0x2029 || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v) {
+                out += "\\u{" + String(v, radix: 16) + "}"
             } else if scalar == "\\" {
                 out += "\\\\"
             } else {
