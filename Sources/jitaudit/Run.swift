@@ -29,7 +29,8 @@ struct Run: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
             h.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-            return h
+            // File names and error texts come from outside: no forged log lines.
+            return EscapingLogHandler(h)
         }
         let logger = Logger(label: "jitaudit")
         var (config, settings, rules): (EngineConfig, DaemonSettings, RuleSet)
