@@ -15,16 +15,21 @@ public struct FileSourceConfig: Sendable, Hashable {
     public var lineLimit: Int
     /// Most lines handed to the pipeline in one batch.
     public var maxBatchLines: Int
+    /// Most line bytes in one batch (a batch closes after the line that reaches it), so a
+    /// file that grows by a gigabyte of long lines is read a few MiB at a time, never
+    /// `maxBatchLines` × `lineLimit` at once.
+    public var maxBatchBytes: Int
     /// A rotated-away or deleted file is read until it has not grown for this long, then closed.
     public var rotateWait: Duration
     /// With inotify, globs are re-expanded at least this often (and on every directory change).
     public var globInterval: Duration
 
     public init(paths: [String], pollInterval: Duration = .milliseconds(250), inotify: Bool = true,
-                lineLimit: Int = 65_536, maxBatchLines: Int = 4096, rotateWait: Duration = .seconds(5),
-                globInterval: Duration = .seconds(2)) {
+                lineLimit: Int = 65_536, maxBatchLines: Int = 4096, maxBatchBytes: Int = 4 << 20,
+                rotateWait: Duration = .seconds(5), globInterval: Duration = .seconds(2)) {
         self.paths = paths; self.pollInterval = pollInterval; self.inotify = inotify
-        self.lineLimit = lineLimit; self.maxBatchLines = maxBatchLines; self.rotateWait = rotateWait
+        self.lineLimit = lineLimit; self.maxBatchLines = maxBatchLines; self.maxBatchBytes = maxBatchBytes
+        self.rotateWait = rotateWait
         self.globInterval = globInterval
     }
 }

@@ -86,10 +86,12 @@ final class TailedFile {
         fingerprint = 0
     }
 
-    /// Appends the complete lines from `scanOffset` on to `out`.
-    func readLines(into out: inout [RawLine], maxLines: Int, lineLimit: Int,
+    /// Appends the complete lines from `scanOffset` on to `out`: at most
+    /// `maxLines`, and no more once their bytes reach `maxBytes`.
+    func readLines(into out: inout [RawLine], maxLines: Int, maxBytes: Int = .max, lineLimit: Int,
                    buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> ReadOutcome {
         let base = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        var bytes = 0
         while out.count < maxLines {
             let n = pread(fd, base, buffer.count, off_t(scanOffset))
             if n < 0 {
@@ -135,11 +137,12 @@ final class TailedFile {
                     content = .bytes(pending)
                     pending.removeAll(keepingCapacity: true)
                 }
+                if case .bytes(let b) = content { bytes += b.count }
                 out.append(RawLine(content, position: LinePosition(source: path, line: line, offset: lineStart)))
                 line += 1
                 offset = end + 1
                 i = j + 1
-                if out.count >= maxLines {
+                if out.count >= maxLines || bytes >= maxBytes {
                     // Re-read the rest of this chunk next time: we stand at a line boundary.
                     scanOffset = offset
                     pending.removeAll(keepingCapacity: true)

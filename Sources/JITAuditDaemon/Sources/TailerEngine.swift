@@ -317,7 +317,8 @@ final class TailerEngine {
                 let outcome: TailedFile.ReadOutcome
                 let mark = f.mark()
                 do {
-                    outcome = try f.readLines(into: &lines, maxLines: config.maxBatchLines, lineLimit: config.lineLimit, buffer: buffer)
+                    outcome = try f.readLines(into: &lines, maxLines: config.maxBatchLines, maxBytes: config.maxBatchBytes,
+                                              lineLimit: config.lineLimit, buffer: buffer)
                 } catch {
                     report(f.path, "read failed: \(error)")
                     break reading
