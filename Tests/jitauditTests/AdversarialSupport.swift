@@ -375,3 +375,95 @@ struct SinkScenario {
     var captured: String { (try? String(contentsOfFile: capture, encoding: .utf8)) ?? "" }
     var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
 }
+
+/// Big files of valid events for the growth test and `scripts/bench-adversarial`.
+enum BulkLines {
+    /// Writes about `bytes` of `cancel` events, each just under 64 KiB (a
+    /// `details` string of 60,000 bytes), one second apart, with a
+    /// self-approval pair `bulk-pair-K` after every `pairsEvery` of them.
+    static func write(to path: String, bytes: Int, pairsEvery: Int) throws -> (lines: Int, pairs: Int) {
+        FileManager.default.createFile(atPath: path, contents: nil)
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? h.close() }
+        let pad = String(repeating: "x", count: 60_000)
+        let base = Date(timeIntervalSince1970: 1_772_323_200)  // 2026-03-01T00:00:00Z
+        let fmt = ISO8601DateFormatter()
+        var written = 0, lines = 0, pairs = 0
+        var buffer = Data()
+        while written < bytes {
+            let ts = fmt.string(from: base.addingTimeInterval(Double(lines)))
+            var text = "{\"ts\":\"\(ts)\",\"event\":\"cancel\",\"request_id\":\"bulk\",\"actor\":\"bulk\",\"details\":\"\(pad)\"}\n"
+            lines += 1
+            if lines % pairsEvery == 0 {
+                let rid = "bulk-pair-\(pairs)"
+                text += "{\"ts\":\"\(ts)\",\"event\":\"request\",\"request_id\":\"\(rid)\",\"actor\":\"bert\"}\n"
+                text += "{\"ts\":\"\(ts)\",\"event\":\"approve\",\"request_id\":\"\(rid)\",\"actor\":\"bert\"}\n"
+                lines += 2
+                pairs += 1
+            }
+            buffer.append(contentsOf: text.utf8)
+            written += text.utf8.count
+            if buffer.count >= 8 << 20 { h.write(buffer); buffer.removeAll(keepingCapacity: true) }
+        }
+        h.write(buffer)
+        return (lines, pairs)
+    }
+
+    /// Appends `src` to `dst` in 8 MiB writes: the file grows by all of it within a moment.
+    static func append(_ src: String, to dst: String) throws {
+        let i = open(src, O_RDONLY | O_CLOEXEC), o = open(dst, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard i >= 0, o >= 0 else { throw RawClient.Failure("open: errno \(errno)") }
+        defer { close(i); close(o) }
+        let buf = UnsafeMutableRawPointer.allocate(byteCount: 8 << 20, alignment: 16)
+        defer { buf.deallocate() }
+        while true {
+            let n = read(i, buf, 8 << 20)
+            guard n > 0 else { break }
+            var off = 0
+            while off < n {
+                let w = Glibc.write(o, buf + off, n - off)
+                guard w > 0 else { throw RawClient.Failure("write: errno \(errno)") }
+                off += w
+            }
+        }
+    }
+}
+
+/// The writer of a rotation storm: appends `cancel` events (request ids
+/// `storm-gG-N`, G the generation) to `path`, and every 1/`rotationsPerSecond`
+/// s renames it to `path.G+1`, writes one more line to the old file (as a
+/// writer does before it notices and reopens) and reopens the path. Returns
+/// the lines written per generation.
+enum Storm {
+    static func run(path: String, seconds: Double, rotationsPerSecond: Int) -> [Int] {
+        var counts = [0]
+        var n = 0
+        var fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        func line() {
+            let g = counts.count - 1
+            let text = "{\"ts\":\"2026-03-02T08:00:00Z\",\"event\":\"cancel\",\"request_id\":\"storm-g\(g)-\(n)\",\"actor\":\"storm\"}\n"
+            let bytes = Array(text.utf8)
+            _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+            counts[g] += 1
+            n += 1
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let every = Duration.seconds(1) / rotationsPerSecond
+        var next = start + every
+        while clock.now - start < .seconds(seconds) {
+            line()
+            if clock.now >= next {
+                _ = rename(path, "\(path).\(counts.count)")
+                line()  // into the renamed file
+                close(fd)
+                counts.append(0)
+                fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+                next += every
+            }
+            usleep(400)
+        }
+        close(fd)
+        return counts
+    }
+}
