@@ -8,18 +8,43 @@ extension ReportQueries {
     /// follows the first and is ignored), so no second `min`/`max` disturbs
     /// the bare columns.
     func buildLifecycle() throws(StoreError) {
+        // The whole index costs about a third of what the time index, a row
+        // lookup and a sort cost per event: worth it when the periods hold more
+        // than a third of the log (and more than a few events).
         var wide = try hasIndex("events_lifecycle")
-        if wide { wide = try scalar("SELECT count(*) FROM events WHERE ts >= ?1 AND ts < ?3") > request.wideScanThreshold }
-        let source = wide ? "events INDEXED BY events_lifecycle WHERE +ts >= ?1 AND +ts < ?3"
-                          : "events WHERE ts >= ?1 AND ts < ?3"
+        if wide {
+            let inPeriods = try scalar("SELECT count(*) FROM events WHERE ts >= ?1 AND ts < ?3")
+            let stored = try scalar("SELECT coalesce(max(seq) - min(seq) + 1, 0) FROM events")
+            wide = inPeriods > request.wideScanThreshold && inPeriods * 3 > stored
+        }
         // A stored or generated `environment` column (which the lifecycle index can
         // cover) where the schema has one, else the request's raw JSON.
-        let env = try scalar("SELECT count(*) FROM pragma_table_xinfo('events') WHERE name = 'environment'") > 0
+        var env = try scalar("SELECT count(*) FROM pragma_table_xinfo('events') WHERE name = 'environment'") > 0
             ? "environment" : "json_extract(raw, '$.environment')"
+        let source: String
+        if wide {
+            source = "events INDEXED BY events_lifecycle WHERE +ts >= ?1 AND +ts < ?3"
+        } else {
+            // The period's rows without their raw text first: grouping them then
+            // sorts small records, not every event's JSON.
+            try query("""
+                CREATE TEMP TABLE report_e AS
+                SELECT request_id, ts, event, actor_key, requester, priority, CASE WHEN event = 'request' THEN \(env) END AS environment
+                FROM events WHERE ts >= ?1 AND ts < ?3
+                """) { _ throws(StoreError) in }
+            source = "report_e"
+            env = "environment"
+            try query("""
+                CREATE TEMP TABLE report_counts AS
+                SELECT event, count(CASE WHEN ts >= ?2 THEN 1 END) AS c, count(CASE WHEN ts < ?2 THEN 1 END) AS p
+                FROM report_e GROUP BY event
+                """) { _ throws(StoreError) in }
+        }
+        // On the wide path the event counts per type ride along in the one pass.
         var counts: [String] = []
-        for (n, t) in Self.eventTypes.enumerated() {
-            counts.append("count(CASE WHEN event = '\(t)' AND ts >= ?2 THEN 1 END) AS c\(n)")
-            counts.append("count(CASE WHEN event = '\(t)' AND ts < ?2 THEN 1 END) AS p\(n)")
+        for (n, t) in Self.eventTypes.enumerated() where wide {
+            counts.append(",\n       count(CASE WHEN event = '\(t)' AND ts >= ?2 THEN 1 END) AS c\(n)")
+            counts.append(", count(CASE WHEN event = '\(t)' AND ts < ?2 THEN 1 END) AS p\(n)")
         }
         try query("""
             CREATE TEMP TABLE report_g AS
@@ -29,11 +54,16 @@ extension ReportQueries {
                                 length(requester), requester) END, '') AS r,
                    min(CASE WHEN event IN ('approve', 'reject') THEN ts END) AS dts,
                    event AS dkind, actor_key AS approver,
-                   count(CASE WHEN event IN ('approve', 'reject', 'cancel', 'expire') THEN 1 END) AS closes,
-                   \(counts.joined(separator: ",\n       "))
+                   count(CASE WHEN event IN ('approve', 'reject', 'cancel', 'expire') THEN 1 END) AS closes\(counts.joined())
             FROM \(source)
             GROUP BY request_id
             """) { _ throws(StoreError) in }
+        if wide {
+            let sums = Self.eventTypes.indices.map { "total(c\($0)) AS c\($0), total(p\($0)) AS p\($0)" }.joined(separator: ", ")
+            let rows = Self.eventTypes.enumerated().map { "SELECT '\($1)', c\($0), p\($0) FROM t" }.joined(separator: " UNION ALL ")
+            try query("CREATE TEMP TABLE report_counts AS WITH t AS MATERIALIZED (SELECT \(sums) FROM report_g) \(rows)") { _ throws(StoreError) in }
+        }
+        try query("DROP TABLE IF EXISTS temp.report_e") { _ throws(StoreError) in }
         // Unpack the request's fields: ts(20) len(8) priority len(8) environment len(8) requester.
         try query("""
             CREATE TEMP TABLE report_rq AS
@@ -55,15 +85,9 @@ extension ReportQueries {
 
     /// Events by type (current, previous) and request counts from the lifecycle tables.
     func overviewCounts() throws(StoreError) -> (events: [ReportData.Compared], requests: (ReportData.Compared, ReportData.Compared, ReportData.Compared)) {
-        var sums: [String] = []
-        for n in Self.eventTypes.indices { sums.append("total(c\(n)), total(p\(n))") }
-        var events: [ReportData.Compared] = []
-        try query("SELECT \(sums.joined(separator: ", ")) FROM report_g") { (st) throws(StoreError) in
-            for (n, t) in Self.eventTypes.enumerated() {
-                events.append(.init(key: t, current: st.int(Int32(2 * n)), previous: st.int(Int32(2 * n + 1))))
-            }
-        }
-        if events.isEmpty { events = Self.eventTypes.map { .init(key: $0, current: 0, previous: 0) } }
+        var byType: [String: (Int, Int)] = [:]
+        try query("SELECT * FROM report_counts") { (st) throws(StoreError) in byType[st.string(0)] = (st.int(1), st.int(2)) }
+        let events = Self.eventTypes.map { t in ReportData.Compared(key: t, current: byType[t]?.0 ?? 0, previous: byType[t]?.1 ?? 0) }
         var r = (ReportData.Compared(key: "made", current: 0, previous: 0),
                  ReportData.Compared(key: "decided", current: 0, previous: 0),
                  ReportData.Compared(key: "approved", current: 0, previous: 0))

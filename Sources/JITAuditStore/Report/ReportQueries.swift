@@ -1,4 +1,5 @@
 import CSQLite
+import Foundation
 import JITAuditCore
 
 /// What a report covers: event time `[since, until)` and the business calendar
@@ -9,9 +10,9 @@ package struct ReportRequest: Sendable {
     package var calendar: BusinessCalendar
     /// Lists (actors, pairs, approvers) are capped at this many rows.
     package var top = 20
-    /// Periods holding more events than this read the covering
-    /// `events_lifecycle` index whole (where the store has it) instead of the
-    /// time index and a sort.
+    /// Periods holding more events than this, and more than a third of the
+    /// log, read the covering `events_lifecycle` index whole (where the store
+    /// has it) instead of the time index and a sort.
     package var wideScanThreshold = 200_000
 
     package init(since: Timestamp, until: Timestamp, calendar: BusinessCalendar) {
@@ -69,6 +70,9 @@ struct ReportQueries {
     var s: Int64 { request.since.micros }
     var u: Int64 { request.until.micros }
 
+    /// `JITAUDIT_REPORT_TRACE=1` prints each statement's time on stderr.
+    static let trace = ProcessInfo.processInfo.environment["JITAUDIT_REPORT_TRACE"] == "1"
+
     static let eventTypes = ["request", "approve", "reject", "execute", "revoke", "cancel", "expire"]
 
     /// Temporary tables need writes to the temp schema: a reader connection is
@@ -78,19 +82,32 @@ struct ReportQueries {
         try conn.exec("""
             PRAGMA query_only = OFF;
             PRAGMA temp_store = MEMORY;
+            DROP TABLE IF EXISTS temp.report_e;
+            DROP TABLE IF EXISTS temp.report_counts;
             DROP TABLE IF EXISTS temp.report_g;
             DROP TABLE IF EXISTS temp.report_rq;
             """, "preparing the report")
     }
 
     func end() {
-        try? conn.exec("DROP TABLE IF EXISTS temp.report_g; DROP TABLE IF EXISTS temp.report_rq;")
+        try? conn.exec("""
+            DROP TABLE IF EXISTS temp.report_e; DROP TABLE IF EXISTS temp.report_counts;
+            DROP TABLE IF EXISTS temp.report_g; DROP TABLE IF EXISTS temp.report_rq;
+            """)
         if conn.isReadOnly { try? conn.exec("PRAGMA query_only = ON") }
     }
 
     /// Runs `sql` with `?1` = previous-period start, `?2` = since, `?3` = until
     /// and `extra` bound from `?4` on; calls `row` per result row.
     func query(_ sql: String, _ extra: [ReportValue] = [], _ row: (Statement) throws(StoreError) -> Void) throws(StoreError) {
+        let started = Self.trace ? DispatchTime.now().uptimeNanoseconds : 0
+        defer {
+            if Self.trace {
+                let ms = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
+                let head = sql.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+                FileHandle.standardError.write(Data("report: \(String(format: "%8.1f", ms)) ms  \(head.prefix(110))\n".utf8))
+            }
+        }
         let st = try conn.prepare(sql)
         st.bind(1, p); st.bind(2, s); st.bind(3, u)
         for (i, v) in extra.enumerated() {
