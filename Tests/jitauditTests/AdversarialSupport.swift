@@ -86,6 +86,17 @@ enum ProcStatus {
     static func openFiles(_ pid: Int32) -> Int {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
     }
+
+    /// What a process's descriptors point at, counted by kind (for failure messages).
+    static func describeFiles(_ pid: Int32) -> String {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        var kinds: [String: Int] = [:]
+        for fd in fds {
+            let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")) ?? "?"
+            kinds[target.hasPrefix("socket:") ? "socket" : target, default: 0] += 1
+        }
+        return "\(fds.count) descriptors: " + kinds.sorted { $0.value > $1.value }.map { "\($0.value)× \($0.key)" }.joined(separator: ", ")
+    }
 }
 
 /// The attacker's end of the socket: raw bytes, no validation, no manners.
