@@ -14,7 +14,7 @@ extension ReportQueries {
         var wide = try hasIndex("events_lifecycle")
         if wide {
             let inPeriods = try scalar("SELECT count(*) FROM events WHERE ts >= ?1 AND ts < ?3")
-            let stored = try scalar("SELECT coalesce(max(seq) - min(seq) + 1, 0) FROM events")
+            let stored = try scalar("SELECT coalesce((SELECT max(seq) FROM events) - (SELECT min(seq) FROM events) + 1, 0)")
             wide = inPeriods > request.wideScanThreshold && inPeriods * 3 > stored
         }
         // A stored or generated `environment` column (which the lifecycle index can
