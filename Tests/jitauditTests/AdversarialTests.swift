@@ -623,6 +623,7 @@ import Glibc
         #expect(try d.count("SELECT count(*) FROM rejections") == 0)
         try d.assertAlive("after-the-growth")
         #expect(try d.stop() == 0)
+        try? FileManager.default.removeItem(at: d.dir)  // 300 MB of files and database
     }
 
     enum Rotation: String, CaseIterable, CustomTestStringConvertible {
