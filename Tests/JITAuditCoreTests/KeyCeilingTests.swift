@@ -34,3 +34,23 @@ import Testing
         #expect(table["k9"] == nil && table["k10"] != nil)
     }
 }
+
+@Suite struct ReorderBufferCeilingTests {
+    /// A flood of events stamped with one time cannot pile up in the reorder
+    /// buffer past the memory budget: the oldest are processed early, counted,
+    /// and a `state_evicted` finding says so.
+    @Test func aFloodAtOneTimestampIsReleasedEarlyAndCounted() throws {
+        let config = try ConfigLoader.load("memory_limit: 64MiB", file: "c").get()
+        var engine = Engine(rules: try RuleSet.defaults(config: config), config: config)
+        let pad = String(repeating: "x", count: 2000)
+        var notices = 0
+        for i in 0..<20_000 {
+            engine.ingest(try decode(line("2026-03-02T10:00:00Z", "request", "r\(i)", "u\(i % 100)", ["justification": pad])))
+            notices += engine.takeFindings().filter { $0.rule == "state_evicted" }.count
+        }
+        let s = engine.state
+        #expect(s.reorder.count * (600 + s.meanRequestLine) <= config.stateMemoryBudget / 2 + 256 * (600 + s.meanRequestLine))
+        #expect(engine.stats.releasedEarly > 0)
+        #expect(notices >= 1)
+    }
+}

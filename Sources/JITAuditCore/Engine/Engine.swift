@@ -347,6 +347,19 @@ public struct Engine: Sendable {
                 evicted.append(("\(id) suppressions", Engine.evictOldest(&perRule[i].lastFired, keep: keep(perRule[i].lastFired.count)) { $0 }))
             }
         }
+        // Events waiting for the watermark count too: a flood stamped with one
+        // time would otherwise wait there unbounded. Past half the budget the
+        // oldest are processed early (before the watermark) and counted.
+        let perEvent = 600 + core.meanRequestLine
+        if core.reorder.count * perEvent > config.stateMemoryBudget / 2 {
+            var released = 0
+            while core.reorder.count * perEvent > config.stateMemoryBudget / 4, let p = core.reorder.pop() {
+                release(p)
+                released += 1
+            }
+            core.stats.releasedEarly += released
+            evicted.append(("events released before the watermark", released))
+        }
         evicted.removeAll { $0.1 == 0 }
         guard !evicted.isEmpty, let now = core.maxTs else { return }
         let n = evicted.reduce(0) { $0 + $1.1 }

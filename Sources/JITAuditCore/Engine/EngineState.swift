@@ -37,6 +37,9 @@ public struct EngineStats: Codable, Sendable, Equatable {
     public var findingsByRule: [String: Int] = [:]
     /// Keys dropped because a ceiling was reached.
     public var evicted: Int = 0
+    /// Events processed before the watermark reached them because the reorder
+    /// buffer hit the memory budget (their findings may differ from the sorted stream's).
+    public var releasedEarly: Int = 0
     public init() {}
     public var findings: Int { findingsByRule.values.reduce(0, +) }
 }

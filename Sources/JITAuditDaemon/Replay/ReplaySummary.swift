@@ -17,6 +17,7 @@ public enum ReplaySummary {
             out += "findings by rule: " + e.findingsByRule.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
         }
         if e.evicted > 0 { out += "state evicted at the key ceiling: \(e.evicted) keys\n" }
+        if e.releasedEarly > 0 { out += "events processed before the watermark at the memory ceiling: \(e.releasedEarly)\n" }
         return out
     }
 
