@@ -1,12 +1,6 @@
 extension ReportQueries {
-    /// Fills `report_g` and `report_rq` in one pass over `[previous since, until)`.
-    ///
-    /// Per request id: a single `min()` aggregate (the first decision's time)
-    /// makes SQLite take the bare columns `event` and `actor_key` from that
-    /// row; the request's own fields are packed, length-prefixed, by
-    /// `group_concat` (a request has one `request` event; a duplicate's text
-    /// follows the first and is ignored), so no second `min`/`max` disturbs
-    /// the bare columns.
+    /// Fills `report_g` and `report_rq` in one pass over `[previous since, until)`,
+    /// and `report_counts` (events per type and period).
     func buildLifecycle() throws(StoreError) {
         // The whole index costs about a third of what the time index, a row
         // lookup and a sort cost per event: worth it when the periods hold more
@@ -46,40 +40,43 @@ extension ReportQueries {
             counts.append(",\n       count(CASE WHEN event = '\(t)' AND ts >= ?2 THEN 1 END) AS c\(n)")
             counts.append(", count(CASE WHEN event = '\(t)' AND ts < ?2 THEN 1 END) AS p\(n)")
         }
+        // One row per request id. The request's own fields are gathered with
+        // group_concat (exactly the value for the one `request` event a request
+        // has; for a duplicated request id, one of them is kept below), so the
+        // single min() makes SQLite take the bare columns event and actor_key
+        // from the first decision's row.
+        let sep = "char(31)"
         try query("""
             CREATE TEMP TABLE report_g AS
             SELECT request_id,
-                   group_concat(CASE WHEN event = 'request' THEN printf('%020d%08d%s%08d%s%08d%s', ts, length(priority), priority,
-                                coalesce(length(\(env)), -1), coalesce(\(env), ''),
-                                length(requester), requester) END, '') AS r,
-                   min(CASE WHEN event IN ('approve', 'reject') THEN ts END) AS dts,
-                   event AS dkind, actor_key AS approver,
-                   count(CASE WHEN event IN ('approve', 'reject', 'cancel', 'expire') THEN 1 END) AS closes\(counts.joined())
+                   group_concat(CASE WHEN event = 'request' THEN ts END, \(sep)) AS rts,
+                   group_concat(CASE WHEN event = 'request' THEN priority END, \(sep)) AS priority,
+                   group_concat(CASE WHEN event = 'request' THEN \(env) END, \(sep)) AS environment,
+                   group_concat(CASE WHEN event = 'request' THEN requester END, \(sep)) AS requester,
+                   min(CASE WHEN event = 'approve' OR event = 'reject' THEN ts END) AS dts, event AS dkind, actor_key AS approver,
+                   count(CASE WHEN event = 'approve' OR event = 'reject' OR event = 'cancel' OR event = 'expire' THEN 1 END) AS closes\(counts.joined())
             FROM \(source)
             GROUP BY request_id
             """) { _ throws(StoreError) in }
+        try query("DROP TABLE IF EXISTS temp.report_e") { _ throws(StoreError) in }
         if wide {
             let sums = Self.eventTypes.indices.map { "total(c\($0)) AS c\($0), total(p\($0)) AS p\($0)" }.joined(separator: ", ")
             let rows = Self.eventTypes.enumerated().map { "SELECT '\($1)', c\($0), p\($0) FROM t" }.joined(separator: " UNION ALL ")
             try query("CREATE TEMP TABLE report_counts AS WITH t AS MATERIALIZED (SELECT \(sums) FROM report_g) \(rows)") { _ throws(StoreError) in }
         }
-        try query("DROP TABLE IF EXISTS temp.report_e") { _ throws(StoreError) in }
-        // Unpack the request's fields: ts(20) len(8) priority len(8) environment len(8) requester.
+        func first(_ column: String) -> String {
+            "CASE WHEN instr(\(column), \(sep)) > 0 THEN substr(\(column), 1, instr(\(column), \(sep)) - 1) ELSE \(column) END"
+        }
+        // A decision before its request (a clock problem upstream) gives no latency.
         try query("""
             CREATE TEMP TABLE report_rq AS
-            WITH a AS (SELECT *, CAST(substr(r, 21, 8) AS INTEGER) AS lp FROM report_g WHERE r IS NOT NULL),
-                 b AS (SELECT *, CAST(substr(r, 29 + lp, 8) AS INTEGER) AS le FROM a),
-                 c AS (SELECT *, 37 + lp + max(le, 0) AS rq FROM b)
-            SELECT request_id,
-                   CAST(substr(r, 1, 20) AS INTEGER) AS rts,
-                   substr(r, 29, lp) AS priority,
-                   CASE WHEN le >= 0 THEN substr(r, 37 + lp, le) END AS environment,
-                   lower(trim(substr(r, rq + 8, CAST(substr(r, rq, 8) AS INTEGER)))) AS requester,
-                   CASE WHEN dts >= CAST(substr(r, 1, 20) AS INTEGER) THEN dts END AS dts,
-                   CASE WHEN dts >= CAST(substr(r, 1, 20) AS INTEGER) THEN dkind END AS dkind,
-                   CASE WHEN dts >= CAST(substr(r, 1, 20) AS INTEGER) THEN approver END AS approver,
+            SELECT request_id, CAST(rts AS INTEGER) AS rts, \(first("priority")) AS priority, \(first("environment")) AS environment,
+                   lower(trim(\(first("requester")))) AS requester,
+                   CASE WHEN dts >= CAST(rts AS INTEGER) THEN dts END AS dts,
+                   CASE WHEN dts >= CAST(rts AS INTEGER) THEN dkind END AS dkind,
+                   CASE WHEN dts >= CAST(rts AS INTEGER) THEN approver END AS approver,
                    closes
-            FROM c
+            FROM report_g WHERE rts IS NOT NULL
             """) { _ throws(StoreError) in }
     }
 
