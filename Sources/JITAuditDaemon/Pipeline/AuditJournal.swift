@@ -1,13 +1,15 @@
 import JITAuditCore
 
-/// What one pipeline step makes durable, in one transaction.
-public struct DurableBatch {
-    public struct Accepted {
+/// What one pipeline step makes durable: one source batch (or a tick's
+/// findings). The pipeline commits several of them in one transaction when
+/// they arrive while the previous transaction is being written.
+public struct DurableBatch: Sendable {
+    public struct Accepted: Sendable {
         public var event: Event
         public var position: LinePosition
         public var peer: Peer?
     }
-    public struct Rejected {
+    public struct Rejected: Sendable {
         public var rejection: Rejection
         /// The line's bytes (empty for an over-long line, whose bytes were discarded).
         public var raw: [UInt8]
@@ -44,16 +46,32 @@ public struct ResumePoint {
 
 /// The durable side of the pipeline (the SQLite store in production).
 ///
-/// `commit` writes a whole batch or nothing. Engine snapshots are taken only
+/// `commit` writes whole batches or nothing, in one transaction. Engine snapshots are taken only
 /// now and then (encoding the state is costly); between them every accepted
 /// event is in the audit log, so a restart restores the snapshot and feeds
 /// the engine the events logged after it: the findings equal those of an
 /// uninterrupted run, and finding ids make re-raised ones no-ops.
 public protocol AuditJournal: AnyObject {
-    func commit(_ batch: DurableBatch) throws
+    /// Writes the batches in order in one transaction, each with its own
+    /// `receivedAt`; an engine state is taken from the last batch only (it
+    /// covers the events of all of them).
+    func commit(_ batches: [DurableBatch]) throws
+    /// Seq of the newest committed event.
+    var committedSeq: Int64 { get }
+    /// Encodes an engine state for ``saveSnapshot(encoded:throughSeq:at:)``.
+    /// Uses no connection: may run on another thread while commits go on.
+    func encodeSnapshot(_ state: EngineState) throws -> [UInt8]
+    /// Stores a snapshot of the state after event `throughSeq` (taken while
+    /// later events were being committed), in a transaction of its own; never
+    /// replaces a newer one.
+    func saveSnapshot(encoded: [UInt8], throughSeq: Int64, at now: Timestamp) throws
     /// Loads the last snapshot with `restore`, then streams the raw line of
     /// every event logged after it, oldest first, to `feed`.
     func resume(restore: (EngineState) -> Void, feed: (UnsafeRawBufferPointer) -> Void) throws -> ResumePoint
     /// Deletes audit-log rows received before `cutoff`; returns how many went.
     func prune(before cutoff: Timestamp, now: Timestamp) throws -> Int
+}
+
+extension AuditJournal {
+    public func commit(_ batch: DurableBatch) throws { try commit([batch]) }
 }

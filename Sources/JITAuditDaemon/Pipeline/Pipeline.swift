@@ -1,4 +1,8 @@
+import Dispatch
 import JITAuditCore
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 
 /// The daemon's single consumer: decodes lines from every source, makes them
@@ -9,10 +13,37 @@ import Logging
 /// batch is committed, and a source awaiting it stops reading (back-pressure).
 /// Findings reach the sinks only after the events that caused them are in the
 /// audit log.
+///
+/// Group commit: the journal is written on a thread of its own
+/// (``JournalWorker``), one transaction at a time. While one is being
+/// written, the actor goes on decoding and running the engine over the
+/// batches that arrive, and they are committed together in the next
+/// transaction. An idle pipeline commits a batch at once; a busy one writes
+/// fewer, larger transactions (SQLite rewrites every touched index page per
+/// commit, so small commits multiply the bytes written), and the engine and
+/// the store use both cores.
+///
+/// Periodic engine snapshots are taken between two commits (the state then
+/// covers exactly the events committed so far) and encoded on another thread;
+/// the encoded state is saved by the worker in a transaction of its own, so
+/// encoding a large state never holds up the batches committed meanwhile. A
+/// state that takes long to encode is saved less often than `snapshotInterval`:
+/// at most once per ten times the CPU time its last encoding took, so snapshots
+/// cost at most about a tenth of a core (a restart then re-feeds more events
+/// from the log). The final snapshot (``checkpoint()``) is written with the
+/// last batch.
 public actor Pipeline: LineIntake {
     private var engine: Engine
     private let decoder = LineDecoder()
-    private let journal: (any AuditJournal)?
+    private let journal: JournalWorker?
+    /// Batches processed by the engine and waiting for the next commit, with their submitters.
+    private var open = Group()
+    /// A transaction is being written by the worker.
+    private var committing = false
+    /// A periodic engine snapshot being encoded and saved beside the commits.
+    private var snapshotTask: Task<Void, Never>?
+    /// Ten times the CPU time the last periodic snapshot took to encode.
+    private var snapshotBackoff = TimeSpan(micros: 0)
     private let deliver: @Sendable ([Finding]) -> Void
     private let wallClock: @Sendable () -> Timestamp
     private let snapshotInterval: TimeSpan
@@ -33,7 +64,7 @@ public actor Pipeline: LineIntake {
     public init(engine: Engine, journal: (any AuditJournal)?, snapshotInterval: TimeSpan = .seconds(5), logger: Logger,
                 wallClock: @escaping @Sendable () -> Timestamp, deliver: @escaping @Sendable ([Finding]) -> Void) {
         self.engine = engine
-        self.journal = journal
+        self.journal = journal.map(JournalWorker.init)
         self.snapshotInterval = snapshotInterval
         self.logger = logger
         self.wallClock = wallClock
@@ -45,7 +76,8 @@ public actor Pipeline: LineIntake {
     /// storing it again, so the engine stands where it stood before a crash.
     /// Returns the file sources' checkpoints.
     public func resume() throws -> [String: FileCheckpoint] {
-        guard let journal else { return [:] }
+        // Runs before any source, so nothing else uses the journal yet.
+        guard let journal = journal?.journal else { return [:] }
         var findings: [Finding] = []
         let rules = engine.rules, config = engine.config
         var restored = engine
@@ -92,37 +124,35 @@ public actor Pipeline: LineIntake {
         }
         counters.accepted += receipt.accepted
         counters.rejected += receipt.rejected.count
-        try commit(&durable, now: now)
+        try await makeDurable(durable)
         return receipt
     }
 
     /// Lets event time flow with the wall clock while no event arrives, so
     /// deadlines fire on time in a live stream (SPEC §3).
-    public func tick() throws {
+    public func tick() async throws {
         let now = wallClock()
         guard let newest = newestArrival else { return }
         let flowing = newest.eventTime + (now - newest.wall) - engine.config.allowedLateness
         engine.advance(to: flowing)
         var durable = DurableBatch(receivedAt: now)
         durable.findings = engine.takeFindings()
-        try commit(&durable, now: now)
+        try await makeDurable(durable)
     }
 
     /// End of input or shutdown: a final snapshot so a restart replays nothing.
-    public func checkpoint() throws {
+    public func checkpoint() async throws {
+        await snapshotTask?.value
         var durable = DurableBatch(receivedAt: wallClock())
         durable.findings = engine.takeFindings()
-        durable.engineState = engine.state
-        try journal?.commit(durable)
-        lastSnapshot = durable.receivedAt
-        deliver(durable.findings)
+        try await makeDurable(durable, snapshot: true)
     }
 
     /// Applies the audit-log retention: rows older than `age` go.
-    public func prune(olderThan age: TimeSpan) throws -> Int {
+    public func prune(olderThan age: TimeSpan) async throws -> Int {
         guard let journal else { return 0 }
         let now = wallClock()
-        return try journal.prune(before: now - age, now: now)
+        return try await journal.run { try $0.prune(before: now - age, now: now) }
     }
 
     /// New rules and configuration; the state of rules that did not change is kept.
@@ -133,17 +163,124 @@ public actor Pipeline: LineIntake {
     public var stats: EngineStats { engine.stats }
     public var watermark: Timestamp { engine.watermark }
 
-    private func commit(_ durable: inout DurableBatch, now: Timestamp) throws {
-        if now - lastSnapshot >= snapshotInterval {
-            durable.engineState = engine.state
+    // MARK: group commit
+
+    private struct Group {
+        var parts: [DurableBatch] = []
+        var waiters: [CheckedContinuation<Void, any Error>] = []
+        var snapshot = false
+    }
+
+    /// Returns once `part` is committed (with the batches that joined its transaction).
+    private func makeDurable(_ part: DurableBatch, snapshot: Bool = false) async throws {
+        guard journal != nil else {
+            if snapshot { lastSnapshot = part.receivedAt }
+            if !part.findings.isEmpty { deliver(part.findings) }
+            return
+        }
+        let due = snapshot || part.receivedAt - lastSnapshot >= max(snapshotInterval, snapshotBackoff)
+        if part.isEmpty && !due && open.parts.isEmpty { return }
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            open.parts.append(part)
+            open.waiters.append(c)
+            open.snapshot = open.snapshot || snapshot
+            startCommit()
+        }
+    }
+
+    /// Hands the open group to the worker unless a transaction is being written
+    /// (then it is started when that one ends).
+    private func startCommit() {
+        guard !committing, !open.parts.isEmpty, let journal else { return }
+        var group = open
+        open = Group()
+        committing = true
+        let now = group.parts[group.parts.count - 1].receivedAt
+        // Every event the engine has seen is in this group or committed before it.
+        var background: EngineState?
+        if group.snapshot {
+            group.parts[group.parts.count - 1].engineState = engine.state
+            lastSnapshot = now
+        } else if snapshotTask == nil && now - lastSnapshot >= max(snapshotInterval, snapshotBackoff) {
+            background = engine.state
             lastSnapshot = now
         }
-        if let journal, !durable.isEmpty {
-            do { try journal.commit(durable) } catch {
-                counters.commitFailures += 1
-                throw error
+        let parts = group.parts
+        Task {
+            let result = await journal.result { j in
+                try j.commit(parts)
+                return j.committedSeq
+            }
+            committed(group, result.map { _ in })
+            if let background, case .success(let seq) = result { saveSnapshot(background, throughSeq: seq, at: now) }
+        }
+    }
+
+    /// Encodes `state` off the actor and the worker, then has the worker store it.
+    private func saveSnapshot(_ state: EngineState, throughSeq seq: Int64, at now: Timestamp) {
+        guard let journal else { return }
+        snapshotTask = Task {
+            do {
+                let (encoded, cpu) = try await journal.encode(state)
+                snapshotBackoff = TimeSpan(micros: 10 * cpu.micros)
+                try await journal.run { try $0.saveSnapshot(encoded: encoded, throughSeq: seq, at: now) }
+            } catch {
+                logger.error("engine snapshot failed", metadata: ["jitaudit.error": "\(error)"])
+            }
+            snapshotTask = nil
+        }
+    }
+
+    private func committed(_ group: Group, _ result: Result<Void, any Error>) {
+        committing = false
+        switch result {
+        case .success:
+            let findings = group.parts.flatMap(\.findings)
+            if !findings.isEmpty { deliver(findings) }
+            for w in group.waiters { w.resume() }
+        case .failure(let error):
+            counters.commitFailures += 1
+            for w in group.waiters { w.resume(throwing: error) }
+        }
+        startCommit()
+    }
+}
+
+/// Owns the journal and runs its work in order on one thread of its own, off
+/// the pipeline actor (SQLite calls block).
+final class JournalWorker: @unchecked Sendable {
+    // `journal` is used only on `queue`, except by `Pipeline.resume()` before any work is queued
+    // and by `encode`, which uses no connection.
+    let journal: any AuditJournal
+    private let queue = DispatchQueue(label: "jitaudit.journal")
+
+    init(_ journal: any AuditJournal) { self.journal = journal }
+
+    func result<T: Sendable>(_ body: @escaping @Sendable (any AuditJournal) throws -> T) async -> Result<T, any Error> {
+        await withCheckedContinuation { c in
+            queue.async { c.resume(returning: Result { try body(self.journal) }) }
+        }
+    }
+
+    func run<T: Sendable>(_ body: @escaping @Sendable (any AuditJournal) throws -> T) async throws -> T {
+        try await result(body).get()
+    }
+
+    /// Encodes a snapshot on a global queue (neither the worker nor the actor
+    /// waits for it); returns it with the CPU time the encoding took.
+    func encode(_ state: EngineState) async throws -> ([UInt8], TimeSpan) {
+        try await withCheckedThrowingContinuation { c in
+            DispatchQueue.global(qos: .utility).async {
+                let start = Self.threadCPUTime()
+                c.resume(with: Result { (try self.journal.encodeSnapshot(state), TimeSpan(micros: Self.threadCPUTime() - start)) })
             }
         }
-        if !durable.findings.isEmpty { deliver(durable.findings) }
+    }
+
+    /// CPU time of the calling thread, in microseconds.
+    private static func threadCPUTime() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
     }
 }

@@ -1,31 +1,48 @@
 import JITAuditCore
 import JITAuditStore
 
-/// The pipeline's journal on the SQLite store: one transaction per batch.
+/// The pipeline's journal on the SQLite store: one transaction per commit.
 public final class StoreJournal: AuditJournal {
     let store: AuditStore
+    /// The database path (immutable, so ``encodeSnapshot(_:)`` may read it from any thread).
+    let path: String
 
     public init(path: String) throws {
         store = try AuditStore(path: path, mode: .write)
+        self.path = path
     }
 
-    public func commit(_ b: DurableBatch) throws {
+    public func commit(_ batches: [DurableBatch]) throws {
+        guard let last = batches.last else { return }
+        assert(batches.dropLast().allSatisfy { $0.engineState == nil }, "only the last batch of a commit may carry a snapshot")
         do {
-            for a in b.events {
-                try store.append(a.event, source: a.position.source, line: a.position.line, offset: a.position.offset,
-                                 peer: a.peer.map { JITAuditStore.PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid) }, receivedAt: b.receivedAt)
+            for b in batches {
+                for a in b.events {
+                    try store.append(a.event, source: a.position.source, line: a.position.line, offset: a.position.offset,
+                                     peer: a.peer.map { JITAuditStore.PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid) }, receivedAt: b.receivedAt)
+                }
+                for r in b.rejections { try reject(r, at: b.receivedAt) }
+                for f in b.findings { try store.record(f, recordedAt: b.receivedAt) }
+                if let c = b.checkpoint {
+                    try store.save(SourceCheckpoint(path: c.path, device: c.device, inode: c.inode, fingerprint: c.fingerprint,
+                                                    offset: c.offset, line: c.line), at: b.receivedAt)
+                }
             }
-            for r in b.rejections { try reject(r, at: b.receivedAt) }
-            for f in b.findings { try store.record(f, recordedAt: b.receivedAt) }
-            if let c = b.checkpoint {
-                try store.save(SourceCheckpoint(path: c.path, device: c.device, inode: c.inode, fingerprint: c.fingerprint,
-                                                offset: c.offset, line: c.line), at: b.receivedAt)
-            }
-            try store.commit(snapshot: b.engineState, at: b.receivedAt)
+            try store.commit(snapshot: last.engineState, at: last.receivedAt)
         } catch {
             store.rollback()
             throw error
         }
+    }
+
+    public var committedSeq: Int64 { store.chainHead?.seq ?? 0 }
+
+    public func encodeSnapshot(_ state: EngineState) throws -> [UInt8] {
+        try AuditStore.encodeSnapshot(state, path: path)
+    }
+
+    public func saveSnapshot(encoded: [UInt8], throughSeq: Int64, at now: Timestamp) throws {
+        try store.saveSnapshot(encoded: encoded, throughSeq: throughSeq, at: now)
     }
 
     private func reject(_ r: DurableBatch.Rejected, at now: Timestamp) throws {

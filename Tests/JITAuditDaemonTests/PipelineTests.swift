@@ -1,0 +1,140 @@
+import Foundation
+import JITAuditCore
+@testable import JITAuditDaemon
+import Logging
+import Synchronization
+import Testing
+
+/// A journal that records what it commits, can hold a commit until released,
+/// and records snapshots with the number of events their state had seen.
+final class RecordingJournal: AuditJournal, @unchecked Sendable {
+    struct State {
+        /// Per commit: per batch, the line numbers of its events.
+        var commits: [[[Int]]] = []
+        var committedEvents = 0
+        /// (through seq, events the state had seen) per saved snapshot.
+        var snapshots: [(through: Int64, seen: Int)] = []
+        var inlineSnapshots = 0
+        var commitStarted = 0
+    }
+    let state = Mutex(State())
+    private let gate = DispatchSemaphore(value: 0)
+    private let holding = Atomic<Bool>(false)
+
+    /// Commits wait for ``release()`` until it is called.
+    func hold() { holding.store(true, ordering: .relaxed) }
+    func release() {
+        holding.store(false, ordering: .relaxed)
+        gate.signal()
+    }
+
+    func commit(_ batches: [DurableBatch]) throws {
+        state.withLock { $0.commitStarted += 1 }
+        if holding.load(ordering: .relaxed) { gate.wait() }
+        state.withLock { s in
+            s.commits.append(batches.map { $0.events.map(\.position.line) })
+            s.committedEvents += batches.reduce(0) { $0 + $1.events.count }
+            if batches.last?.engineState != nil { s.inlineSnapshots += 1 }
+        }
+    }
+
+    var committedSeq: Int64 { Int64(state.withLock { $0.committedEvents }) }
+
+    func encodeSnapshot(_ s: EngineState) throws -> [UInt8] { Array(String(s.stats.events).utf8) }
+
+    func saveSnapshot(encoded: [UInt8], throughSeq: Int64, at now: Timestamp) throws {
+        let seen = Int(String(decoding: encoded, as: UTF8.self))!
+        state.withLock { $0.snapshots.append((throughSeq, seen)) }
+    }
+
+    func resume(restore: (EngineState) -> Void, feed: (UnsafeRawBufferPointer) -> Void) throws -> ResumePoint {
+        ResumePoint(engineState: nil, replayedEvents: 0, fileCheckpoints: [:])
+    }
+
+    func prune(before cutoff: Timestamp, now: Timestamp) throws -> Int { 0 }
+}
+
+/// Findings handed to the sinks.
+final class Delivered: Sendable {
+    let findings = Mutex<[Finding]>([])
+    var selfApprovals: Int { findings.withLock { $0.filter { $0.rule == "self_approval" }.count } }
+    var isEmpty: Bool { findings.withLock { $0.isEmpty } }
+}
+
+@Suite("Pipeline group commit")
+struct PipelineTests {
+    static func pipeline(_ journal: RecordingJournal, snapshotInterval: TimeSpan = .seconds(3600),
+                         delivered: Delivered? = nil) throws -> Pipeline {
+        let rules = try RuleLoader.load([("default.yaml", DefaultRules.yaml)], config: EngineConfig()).get()
+        return Pipeline(engine: Engine(rules: rules, config: EngineConfig()), journal: journal, snapshotInterval: snapshotInterval,
+                        logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }, wallClock: { WallClock.now() },
+                        deliver: { fs in delivered?.findings.withLock { $0 += fs } })
+    }
+
+    /// Lines `first..<first+n` of a source: a request and a self-approval per pair.
+    static func batch(_ source: String, lines: Range<Int>) -> LineBatch {
+        LineBatch(source: source, lines: lines.map { i in
+            let rid = "\(source)-\(i / 2)"
+            let kind = i % 2 == 0 ? "request" : "approve"
+            let ts = Timestamp(micros: 1_772_000_000_000_000 + Int64(i) * 1_000_000).rfc3339
+            let json = "{\"ts\":\"\(ts)\",\"event\":\"\(kind)\",\"request_id\":\"\(rid)\",\"actor\":\"u-\(source)\",\"requester\":\"u-\(source)\"}"
+            return RawLine(.bytes(Array(json.utf8)), position: LinePosition(source: source, line: i + 1, offset: Int64(i * 200)))
+        })
+    }
+
+    /// Batches that arrive while a transaction is written are committed
+    /// together in the next one, each in order; a submit returns only once its
+    /// batch is committed, and findings are delivered only after that.
+    @Test func batchesArrivingDuringACommitShareTheNext() async throws {
+        let journal = RecordingJournal()
+        let delivered = Delivered()
+        let p = try Self.pipeline(journal, delivered: delivered)
+        journal.hold()
+        let first = Task { try await p.submit(Self.batch("a", lines: 0..<10)) }
+        while journal.state.withLock({ $0.commitStarted }) == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        let others = (0..<3).map { k in
+            Task { () throws -> Bool in
+                _ = try await p.submit(Self.batch("c\(k)", lines: 0..<6))
+                // Returned: its lines are committed.
+                return journal.state.withLock { $0.committedEvents } >= 10 + 6
+            }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(journal.state.withLock { $0.commits.count } == 0)
+        #expect(delivered.isEmpty, "nothing delivered before its commit")
+        journal.release()
+        #expect(try await first.value.accepted == 10)
+        for t in others { #expect(try await t.value) }
+        let commits = journal.state.withLock { $0.commits }
+        #expect(commits.count == 2)
+        #expect(commits.first == [Array(1...10)])
+        #expect(commits.last?.count == 3)
+        let joined = commits.last ?? []
+        #expect(joined.allSatisfy { $0 == Array(1...6) })
+        // One self-approval per request/approve pair.
+        let selfApprovals = delivered.selfApprovals
+        #expect(selfApprovals == 5 + 3 * 3)
+    }
+
+    /// A periodic snapshot is taken between commits, so the state it saves has
+    /// seen exactly the events committed through its seq; the final one is
+    /// written inline with the last batch.
+    @Test func snapshotsCoverExactlyTheEventsThroughTheirSeq() async throws {
+        let journal = RecordingJournal()
+        let p = try Self.pipeline(journal, snapshotInterval: TimeSpan(micros: 0))
+        try await withThrowingTaskGroup(of: Void.self) { g in
+            for k in 0..<4 {
+                g.addTask {
+                    for start in stride(from: 0, to: 200, by: 20) { _ = try await p.submit(Self.batch("s\(k)", lines: start..<(start + 20))) }
+                }
+            }
+            try await g.waitForAll()
+        }
+        try await p.checkpoint()
+        let s = journal.state.withLock { $0 }
+        #expect(s.committedEvents == 800)
+        #expect(!s.snapshots.isEmpty)
+        for snap in s.snapshots { #expect(Int64(snap.seen) == snap.through) }
+        #expect(s.inlineSnapshots == 1)
+    }
+}
