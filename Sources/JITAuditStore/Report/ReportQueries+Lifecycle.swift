@@ -101,29 +101,36 @@ extension ReportQueries {
 
     /// Latency, pending requests and stale requests by environment.
     func bottlenecks() throws(StoreError) -> ReportData.Bottlenecks {
-        let overall = try latency(key: "'all'", limit: 1).first
+        // Decisions per (environment, second): the overall figures and the
+        // histogram are sums over it, so the per-request rows are sorted once for the three.
+        let decided = "FROM report_rq WHERE rts >= ?2 AND rts < ?3 AND dts IS NOT NULL"
+        try query("""
+            CREATE TEMP TABLE report_lat AS
+            SELECT coalesce(environment, '(none)') AS k, (dts - rts) / 1000000 AS sec, count(*) AS n \(decided) GROUP BY k, sec
+            """) { _ throws(StoreError) in }
+        let overall = try latency(counts: "SELECT 'all' AS k, sec, sum(n) AS n FROM report_lat GROUP BY sec", limit: 1).first
             ?? ReportData.LatencyStats(key: "all", decisions: 0, p50: nil, p90: nil, p99: nil, max: nil)
         let latency = ReportData.Latency(
             overall: overall,
-            byEnvironment: try latency(key: "coalesce(environment, '(none)')", limit: 50),
-            byPriority: try latency(key: "priority", limit: 10).sorted { Self.priorityRank($0.key) > Self.priorityRank($1.key) },
-            byApprover: try latency(key: "approver", limit: request.top),
-            histogram: try buckets(Self.latencyBuckets, value: "(dts - rts) / 1000000",
-                                   where: "rts >= ?2 AND rts < ?3 AND dts IS NOT NULL"))
+            byEnvironment: try latency(counts: "SELECT k, sec, n FROM report_lat", limit: 50),
+            byPriority: try latency(counts: "SELECT priority AS k, (dts - rts) / 1000000 AS sec, count(*) AS n \(decided) GROUP BY k, sec",
+                                    limit: 10).sorted { Self.priorityRank($0.key) > Self.priorityRank($1.key) },
+            byApprover: try latency(counts: "SELECT approver AS k, (dts - rts) / 1000000 AS sec, count(*) AS n \(decided) GROUP BY k, sec",
+                                    limit: request.top),
+            histogram: try buckets(Self.latencyBuckets, source: "SELECT sec AS v, n FROM report_lat"))
         let medians = Dictionary(latency.byEnvironment.map { ($0.key, $0.p50) }, uniquingKeysWith: { a, _ in a })
         return ReportData.Bottlenecks(latency: latency, pending: try pending(), stale: try stale(medians: medians))
     }
 
     static func priorityRank(_ p: String) -> Int { ["low": 0, "normal": 1, "high": 2, "critical": 3][p] ?? -1 }
 
-    /// Nearest-rank percentiles of whole-second latencies per `key`: counts per
-    /// (key, second), a running sum per key, the first second reaching p·n.
-    func latency(key: String, limit: Int) throws(StoreError) -> [ReportData.LatencyStats] {
+    /// Nearest-rank percentiles of whole-second latencies per key, from
+    /// `counts` (rows of key `k`, second `sec`, decisions `n`): a running sum
+    /// per key, the first second reaching p·n.
+    func latency(counts: String, limit: Int) throws(StoreError) -> [ReportData.LatencyStats] {
         var out: [ReportData.LatencyStats] = []
         try query("""
-            WITH l AS (SELECT \(key) AS k, (dts - rts) / 1000000 AS sec FROM report_rq
-                       WHERE rts >= ?2 AND rts < ?3 AND dts IS NOT NULL),
-                 c AS (SELECT k, sec, count(*) AS n FROM l GROUP BY k, sec),
+            WITH c AS (\(counts)),
                  w AS (SELECT k, sec, sum(n) OVER (PARTITION BY k ORDER BY sec ROWS UNBOUNDED PRECEDING) AS cum,
                               sum(n) OVER (PARTITION BY k) AS total FROM c)
             SELECT k, total,
@@ -147,13 +154,13 @@ extension ReportQueries {
         ("<1h", 0), ("1–4h", 3600), ("4–24h", 14_400), ("1–3d", 86_400), ("3–7d", 259_200), ("≥7d", 604_800),
     ]
 
-    /// Counts of `value` (seconds) per bucket over `report_rq` rows matching `where`.
-    func buckets(_ bounds: [(String, Int)], value: String, where condition: String) throws(StoreError) -> [ReportData.Bucket] {
+    /// Sums of `n` per bucket of `v` (seconds), over the rows of `source`.
+    func buckets(_ bounds: [(String, Int)], source: String) throws(StoreError) -> [ReportData.Bucket] {
         var cases = "CASE"
         for (i, b) in bounds.enumerated().reversed() { cases += " WHEN v >= \(b.1) THEN \(i)" }
         cases += " ELSE 0 END"
         var counts = [Int](repeating: 0, count: bounds.count)
-        try query("SELECT \(cases) AS b, count(*) FROM (SELECT \(value) AS v FROM report_rq WHERE \(condition)) GROUP BY b") { (st) throws(StoreError) in
+        try query("SELECT \(cases) AS b, total(n) FROM (\(source)) GROUP BY b") { (st) throws(StoreError) in
             counts[st.int(0)] = st.int(1)
         }
         return bounds.enumerated().map { i, b in
@@ -172,7 +179,7 @@ extension ReportQueries {
             oldest.append(.init(requestID: st.string(0), requester: st.string(1), requestedAt: Self.time(rts),
                                 ageSeconds: Int((u - rts) / 1_000_000), priority: st.string(3), environment: st.text(4)))
         }
-        let byAge = try buckets(Self.ageBuckets, value: "(?3 - rts) / 1000000", where: condition)
+        let byAge = try buckets(Self.ageBuckets, source: "SELECT (?3 - rts) / 1000000 AS v, 1 AS n FROM report_rq WHERE \(condition)")
         return .init(count: byAge.reduce(0) { $0 + $1.count }, byAge: byAge, oldest: oldest)
     }
 
@@ -189,18 +196,18 @@ extension ReportQueries {
             groups[env] = .init(environment: env, staleRequests: st.int(1), requests: 0, usualApprovers: [], p50: nil)
         }
         guard !groups.isEmpty else { return [] }
-        try query("""
-            SELECT coalesce(environment, '(none)') AS env, count(*) FROM report_rq WHERE rts >= ?2 AND rts < ?3 GROUP BY env
-            """) { (st) throws(StoreError) in
-            groups[st.string(0, "(none)")]?.requests = st.int(1)
-        }
+        // Requests per (environment, first decider), undecided ones under NULL: the
+        // environment's request count is their sum, its usual approvers the top five.
         try query("""
             WITH a AS (SELECT coalesce(environment, '(none)') AS env, approver, count(*) AS n FROM report_rq
-                       WHERE rts >= ?2 AND rts < ?3 AND approver IS NOT NULL GROUP BY env, approver),
-                 r AS (SELECT env, approver, row_number() OVER (PARTITION BY env ORDER BY n DESC, approver) AS k FROM a)
-            SELECT env, approver FROM r WHERE k <= 5 ORDER BY env, k
+                       WHERE rts >= ?2 AND rts < ?3 GROUP BY env, approver),
+                 r AS (SELECT env, approver, sum(n) OVER (PARTITION BY env) AS requests,
+                              row_number() OVER (PARTITION BY env ORDER BY approver IS NULL, n DESC, approver) AS k FROM a)
+            SELECT env, approver, requests FROM r WHERE k <= 5 ORDER BY env, k
             """) { (st) throws(StoreError) in
-            groups[st.string(0, "(none)")]?.usualApprovers.append(st.string(1))
+            let env = st.string(0, "(none)")
+            groups[env]?.requests = st.int(2)
+            if let approver = st.text(1) { groups[env]?.usualApprovers.append(approver) }
         }
         for (env, p50) in medians { groups[env]?.p50 = p50 }
         return groups.values.sorted { ($0.staleRequests, $1.environment) > ($1.staleRequests, $0.environment) }
@@ -208,19 +215,25 @@ extension ReportQueries {
 
     /// Approvals per approver and per requester–approver pair, with the reverse direction.
     func approverLoad() throws(StoreError) -> ReportData.ApproverLoad {
-        let total = try scalar("SELECT count(*) FROM report_rq WHERE rts >= ?2 AND rts < ?3 AND dkind = 'approve'")
+        // Approvals per (requester, approver): one sort of the per-request rows;
+        // the approvers' figures are sums over it.
+        try query("""
+            CREATE TEMP TABLE report_pairs AS
+            SELECT requester, approver, count(*) AS n FROM report_rq
+            WHERE rts >= ?2 AND rts < ?3 AND dkind = 'approve' GROUP BY requester, approver
+            """) { _ throws(StoreError) in }
+        defer { try? conn.exec("DROP TABLE IF EXISTS temp.report_pairs") }
+        let total = try scalar("SELECT coalesce(sum(n), 0) FROM report_pairs")
         var approvers: [ReportData.ApproverCount] = []
         try query("""
-            SELECT approver, count(*) AS n, count(DISTINCT requester) FROM report_rq
-            WHERE rts >= ?2 AND rts < ?3 AND dkind = 'approve' GROUP BY approver ORDER BY n DESC, approver LIMIT ?4
+            SELECT approver, sum(n) AS n, count(*) FROM report_pairs GROUP BY approver ORDER BY n DESC, approver LIMIT ?4
             """, [.int(30)]) { (st) throws(StoreError) in
             approvers.append(.init(approver: st.string(0), approvals: st.int(1),
                                    share: total > 0 ? Double(st.int(1)) / Double(total) : 0, requesters: st.int(2)))
         }
         var pairs: [ReportData.Pair] = []
         try query("""
-            WITH pr AS (SELECT requester, approver, count(*) AS n FROM report_rq
-                        WHERE rts >= ?2 AND rts < ?3 AND dkind = 'approve' GROUP BY requester, approver),
+            WITH pr AS (SELECT * FROM report_pairs),
                  rt AS (SELECT requester, sum(n) AS n FROM pr GROUP BY requester)
             SELECT pr.requester, pr.approver, pr.n, rt.n, coalesce(rv.n, 0)
             FROM pr JOIN rt USING (requester)

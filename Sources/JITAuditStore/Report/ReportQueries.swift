@@ -86,13 +86,16 @@ struct ReportQueries {
             DROP TABLE IF EXISTS temp.report_counts;
             DROP TABLE IF EXISTS temp.report_g;
             DROP TABLE IF EXISTS temp.report_rq;
+            DROP TABLE IF EXISTS temp.report_lat;
+            DROP TABLE IF EXISTS temp.report_pairs;
             """, "preparing the report")
     }
 
     func end() {
         try? conn.exec("""
             DROP TABLE IF EXISTS temp.report_e; DROP TABLE IF EXISTS temp.report_counts;
-            DROP TABLE IF EXISTS temp.report_g; DROP TABLE IF EXISTS temp.report_rq;
+            DROP TABLE IF EXISTS temp.report_g; DROP TABLE IF EXISTS temp.report_rq; DROP TABLE IF EXISTS temp.report_lat;
+            DROP TABLE IF EXISTS temp.report_pairs;
             """)
         if conn.isReadOnly { try? conn.exec("PRAGMA query_only = ON") }
     }
