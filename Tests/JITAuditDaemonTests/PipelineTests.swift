@@ -116,6 +116,36 @@ struct PipelineTests {
         #expect(selfApprovals == 5 + 3 * 3)
     }
 
+    /// One source handing over batches without waiting (`enqueue`): those
+    /// taken while a transaction is written share the next one; each receipt
+    /// comes once its batch is committed; past `maxPendingEvents` waiting
+    /// events, `enqueue` holds its caller until the commit in flight ends.
+    @Test func oneSourcesQueuedBatchesShareATransaction() async throws {
+        let journal = RecordingJournal()
+        let rules = try RuleLoader.load([("default.yaml", DefaultRules.yaml)], config: EngineConfig()).get()
+        let p = Pipeline(engine: Engine(rules: rules, config: EngineConfig()), journal: journal, snapshotInterval: .seconds(3600),
+                         maxPendingEvents: 30, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() },
+                         wallClock: { WallClock.now() }, deliver: { _ in })
+        journal.hold()
+        let r0 = try await p.enqueue(Self.batch("a", lines: 0..<10))
+        while journal.state.withLock({ $0.commitStarted }) == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        let r1 = try await p.enqueue(Self.batch("a", lines: 10..<20))
+        let r2 = try await p.enqueue(Self.batch("a", lines: 20..<30))
+        let r3 = try await p.enqueue(Self.batch("a", lines: 30..<40))  // 30 waiting: not held yet
+        let held = Task { try await p.enqueue(Self.batch("a", lines: 40..<50)) }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(journal.state.withLock { $0.commits.isEmpty })
+        journal.release()
+        for (i, r) in [r0, r1, r2, r3].enumerated() {
+            #expect(try await r.receipt().accepted == 10)
+            #expect(journal.state.withLock { $0.committedEvents } >= (i == 0 ? 10 : 40))
+        }
+        #expect(try await held.value.receipt().accepted == 10)
+        let commits = journal.state.withLock { $0.commits }
+        #expect(commits.count == 3)
+        #expect(commits.map { $0.flatMap { $0 } } == [Array(1...10), Array(11...40), Array(41...50)])
+    }
+
     /// A periodic snapshot is taken between commits, so the state it saves has
     /// seen exactly the events committed through its seq; the final one is
     /// written inline with the last batch.

@@ -62,9 +62,28 @@ public struct BatchReceipt: Sendable {
     public init(accepted: Int, rejected: [(position: LinePosition, reason: Rejection)]) { self.accepted = accepted; self.rejected = rejected }
 }
 
+/// The receipt of a batch the intake has taken, available once the batch is durable.
+public struct PendingReceipt: Sendable {
+    private let wait: @Sendable () async throws -> BatchReceipt
+    public init(_ wait: @escaping @Sendable () async throws -> BatchReceipt) { self.wait = wait }
+    /// Waits until the batch's events are in the audit log (throws if they could not be stored).
+    public func receipt() async throws -> BatchReceipt { try await wait() }
+}
+
 /// The pipeline's intake. `submit` suspends while the pipeline is busy
 /// (back-pressure: sources stop reading rather than buffer without bound) and
 /// returns once the batch's events are in the audit log.
 public protocol LineIntake: Sendable {
     func submit(_ batch: LineBatch) async throws -> BatchReceipt
+    /// Takes the batch (in the order of calls) and returns before it is durable,
+    /// so a source can hand over its next batch meanwhile; suspends while the
+    /// intake is full. The default waits for durability, as `submit`.
+    func enqueue(_ batch: LineBatch) async throws -> PendingReceipt
+}
+
+extension LineIntake {
+    public func enqueue(_ batch: LineBatch) async throws -> PendingReceipt {
+        let receipt = try await submit(batch)
+        return PendingReceipt { receipt }
+    }
 }

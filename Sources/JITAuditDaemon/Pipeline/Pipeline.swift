@@ -1,5 +1,6 @@
 import Dispatch
 import JITAuditCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,6 +41,10 @@ public actor Pipeline: LineIntake {
     private var open = Group()
     /// A transaction is being written by the worker.
     private var committing = false
+    /// The outcome of the transaction being written.
+    private var inFlight: Completion?
+    /// Events that may wait for the next commit before ``enqueue(_:)`` holds its callers.
+    private let maxPendingEvents: Int
     /// A periodic engine snapshot being encoded and saved beside the commits.
     private var snapshotTask: Task<Void, Never>?
     /// Ten times the CPU time the last periodic snapshot took to encode.
@@ -61,11 +66,13 @@ public actor Pipeline: LineIntake {
         public var commitFailures = 0
     }
 
-    public init(engine: Engine, journal: (any AuditJournal)?, snapshotInterval: TimeSpan = .seconds(5), logger: Logger,
+    public init(engine: Engine, journal: (any AuditJournal)?, snapshotInterval: TimeSpan = .seconds(5), maxPendingEvents: Int = 16_384,
+                logger: Logger,
                 wallClock: @escaping @Sendable () -> Timestamp, deliver: @escaping @Sendable ([Finding]) -> Void) {
         self.engine = engine
         self.journal = journal.map(JournalWorker.init)
         self.snapshotInterval = snapshotInterval
+        self.maxPendingEvents = maxPendingEvents
         self.logger = logger
         self.wallClock = wallClock
         self.deliver = deliver
@@ -97,6 +104,17 @@ public actor Pipeline: LineIntake {
     }
 
     public func submit(_ batch: LineBatch) async throws -> BatchReceipt {
+        try await enqueue(batch).receipt()
+    }
+
+    /// Processes the batch now (decode, engine) and returns; its receipt comes
+    /// once its transaction is committed. A source may hand over its next batch
+    /// meanwhile, so one connection's batches can share a transaction. Suspends
+    /// while `maxPendingEvents` events wait for the next commit (back-pressure).
+    public func enqueue(_ batch: LineBatch) async throws -> PendingReceipt {
+        while committing && open.events >= maxPendingEvents, let inFlight {
+            try? await inFlight.wait()
+        }
         let now = wallClock()
         var durable = DurableBatch(receivedAt: now)
         durable.checkpoint = batch.checkpoint
@@ -124,8 +142,12 @@ public actor Pipeline: LineIntake {
         }
         counters.accepted += receipt.accepted
         counters.rejected += receipt.rejected.count
-        try await makeDurable(durable)
-        return receipt
+        let done = join(durable)
+        let result = receipt
+        return PendingReceipt {
+            try await done?.wait()
+            return result
+        }
     }
 
     /// Lets event time flow with the wall clock while no event arrives, so
@@ -137,7 +159,7 @@ public actor Pipeline: LineIntake {
         engine.advance(to: flowing)
         var durable = DurableBatch(receivedAt: now)
         durable.findings = engine.takeFindings()
-        try await makeDurable(durable)
+        try await join(durable)?.wait()
     }
 
     /// End of input or shutdown: a final snapshot so a restart replays nothing.
@@ -145,7 +167,7 @@ public actor Pipeline: LineIntake {
         await snapshotTask?.value
         var durable = DurableBatch(receivedAt: wallClock())
         durable.findings = engine.takeFindings()
-        try await makeDurable(durable, snapshot: true)
+        try await join(durable, snapshot: true)?.wait()
     }
 
     /// Applies the audit-log retention: rows older than `age` go.
@@ -167,25 +189,27 @@ public actor Pipeline: LineIntake {
 
     private struct Group {
         var parts: [DurableBatch] = []
-        var waiters: [CheckedContinuation<Void, any Error>] = []
+        var events = 0
+        let done = Completion()
         var snapshot = false
     }
 
-    /// Returns once `part` is committed (with the batches that joined its transaction).
-    private func makeDurable(_ part: DurableBatch, snapshot: Bool = false) async throws {
+    /// Adds `part` to the next transaction; returns what to await for it to be
+    /// committed (nil when there is nothing to commit).
+    private func join(_ part: DurableBatch, snapshot: Bool = false) -> Completion? {
         guard journal != nil else {
             if snapshot { lastSnapshot = part.receivedAt }
             if !part.findings.isEmpty { deliver(part.findings) }
-            return
+            return nil
         }
         let due = snapshot || part.receivedAt - lastSnapshot >= max(snapshotInterval, snapshotBackoff)
-        if part.isEmpty && !due && open.parts.isEmpty { return }
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
-            open.parts.append(part)
-            open.waiters.append(c)
-            open.snapshot = open.snapshot || snapshot
-            startCommit()
-        }
+        if part.isEmpty && !due && open.parts.isEmpty { return nil }
+        open.parts.append(part)
+        open.events += part.events.count
+        open.snapshot = open.snapshot || snapshot
+        let done = open.done
+        startCommit()
+        return done
     }
 
     /// Hands the open group to the worker unless a transaction is being written
@@ -195,6 +219,7 @@ public actor Pipeline: LineIntake {
         var group = open
         open = Group()
         committing = true
+        inFlight = group.done
         let now = group.parts[group.parts.count - 1].receivedAt
         // Every event the engine has seen is in this group or committed before it.
         var background: EngineState?
@@ -233,16 +258,41 @@ public actor Pipeline: LineIntake {
 
     private func committed(_ group: Group, _ result: Result<Void, any Error>) {
         committing = false
+        inFlight = nil
         switch result {
         case .success:
             let findings = group.parts.flatMap(\.findings)
             if !findings.isEmpty { deliver(findings) }
-            for w in group.waiters { w.resume() }
-        case .failure(let error):
+        case .failure:
             counters.commitFailures += 1
-            for w in group.waiters { w.resume(throwing: error) }
         }
+        group.done.finish(result)
         startCommit()
+    }
+}
+
+/// One transaction's outcome, awaited by every batch in it.
+final class Completion: Sendable {
+    private let state = Mutex<(result: Result<Void, any Error>?, waiters: [CheckedContinuation<Void, any Error>])>((nil, []))
+
+    func wait() async throws {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            let done: Result<Void, any Error>? = state.withLock { s in
+                if let r = s.result { return r }
+                s.waiters.append(c)
+                return nil
+            }
+            if let done { c.resume(with: done) }
+        }
+    }
+
+    func finish(_ result: Result<Void, any Error>) {
+        let waiters = state.withLock { s in
+            s.result = result
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for w in waiters { w.resume(with: result) }
     }
 }
 

@@ -70,9 +70,10 @@ public struct SocketSourceStats: Sendable, Hashable {
 ///
 /// Each connection is checked against the ``PeerPolicy`` by its kernel
 /// credentials, then served by a task of its own (NIO `NIOAsyncChannel`):
-/// its lines go to the intake in batches with its ``Peer``; while `submit`
-/// suspends the connection is not read (back-pressure reaches the client
-/// through the socket buffer). Replies follow ``SocketReply``. One connection's
+/// its lines go to the intake in batches with its ``Peer``, up to
+/// ``batchesInFlight`` of them before the oldest one's receipt is awaited;
+/// while the intake holds it the connection is not read (back-pressure
+/// reaches the client through the socket buffer). Replies follow ``SocketReply``. One connection's
 /// failure, garbage or overlong lines never touch another.
 public final class SocketSource: Service, Sendable {
     public let config: SocketSourceConfig
@@ -98,6 +99,11 @@ public final class SocketSource: Service, Sendable {
     }
 
     public var stats: SocketSourceStats { state.withLock { $0 } }
+
+    /// Read bursts of one connection handed to the pipeline before the oldest
+    /// one's receipt is awaited (replies stay in order; the pipeline bounds
+    /// what waits for a commit over all connections).
+    static let batchesInFlight = 8
 
     /// Serves until the task is cancelled or a graceful shutdown begins; then
     /// stops accepting, lets open connections finish for `shutdownGrace`, and
@@ -256,19 +262,23 @@ public final class SocketSource: Service, Sendable {
         do {
             try await withGracefulShutdownHandler {
                 try await channel.executeThenClose { inbound, outbound in
-                    for try await chunk in inbound {
+                    // Batches handed to the pipeline whose receipts are still to come, oldest first.
+                    var pending: [(lines: Int, receipt: PendingReceipt)] = []
+                    func unavailable(_ error: any Error) async {
+                        let reason = error is CancellationError ? SocketReply.shuttingDown : "unavailable: \(error)"
+                        try? await outbound.write(ByteBuffer(string: SocketReply.error(reason).line))
+                    }
+                    func settleOldest() async throws {
+                        let (lines, pendingReceipt) = pending.removeFirst()
                         let receipt: BatchReceipt
-                        do {
-                            receipt = try await intake.submit(LineBatch(source: config.name, lines: chunk.lines, peer: c.peer.peer))
-                        } catch {
-                            let reason = error is CancellationError ? SocketReply.shuttingDown : "unavailable: \(error)"
-                            try? await outbound.write(ByteBuffer(string: SocketReply.error(reason).line))
+                        do { receipt = try await pendingReceipt.receipt() } catch {
+                            await unavailable(error)
                             throw error
                         }
                         accepted += receipt.accepted
                         rejected += receipt.rejected.count
                         state.withLock {
-                            $0.lines += UInt64(chunk.lines.count); $0.accepted += UInt64(receipt.accepted)
+                            $0.lines += UInt64(lines); $0.accepted += UInt64(receipt.accepted)
                             $0.rejected += UInt64(receipt.rejected.count)
                         }
                         var text = ""
@@ -278,6 +288,18 @@ public final class SocketSource: Service, Sendable {
                         }
                         if !text.isEmpty { try await outbound.write(ByteBuffer(string: text)) }
                     }
+                    for try await chunk in inbound {
+                        // The next read burst is framed and handed over while earlier ones are being
+                        // committed, so a busy connection's batches share transactions.
+                        do {
+                            pending.append((chunk.lines.count, try await intake.enqueue(LineBatch(source: config.name, lines: chunk.lines, peer: c.peer.peer))))
+                        } catch {
+                            await unavailable(error)
+                            throw error
+                        }
+                        while pending.count > SocketSource.batchesInFlight { try await settleOldest() }
+                    }
+                    while !pending.isEmpty { try await settleOldest() }
                     guard channel.channel.isActive else { return }  // timed out or closed for shutdown
                     try await outbound.write(ByteBuffer(string: SocketReply.ok(accepted: accepted, rejected: rejected).line))
                 }
