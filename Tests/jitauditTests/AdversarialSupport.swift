@@ -202,33 +202,6 @@ final class Background<T: Sendable>: Sendable {
     }
 }
 
-/// Runs any command (argv), stdin from bytes; output via temp files.
-func runCommand(_ argv: [String], stdin: Data? = nil, environment: [String: String]? = nil) throws -> Binary.Result {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: argv[0])
-    p.arguments = Array(argv.dropFirst())
-    p.currentDirectoryURL = Binary.root
-    if let environment { p.environment = environment }
-    let dir = try temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let out = dir.appendingPathComponent("out"), err = dir.appendingPathComponent("err")
-    FileManager.default.createFile(atPath: out.path, contents: nil)
-    FileManager.default.createFile(atPath: err.path, contents: nil)
-    p.standardOutput = try FileHandle(forWritingTo: out)
-    p.standardError = try FileHandle(forWritingTo: err)
-    if let stdin {
-        let inFile = dir.appendingPathComponent("in")
-        try stdin.write(to: inFile)
-        p.standardInput = try FileHandle(forReadingFrom: inFile)
-    } else {
-        p.standardInput = FileHandle.nullDevice
-    }
-    try p.run()
-    p.waitUntilExit()
-    return Binary.Result(status: p.terminationStatus,
-                         stdout: String(decoding: try Data(contentsOf: out), as: UTF8.self),
-                         stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self))
-}
 
 /// Running as another user: `setpriv` (util-linux), root only.
 enum AsUser {

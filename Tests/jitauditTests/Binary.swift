@@ -28,31 +28,7 @@ enum Binary {
     /// Runs `jitaudit args…` with optional stdin; output goes through temp files so
     /// large outputs cannot deadlock on a full pipe.
     static func run(_ args: [String], stdin: Data? = nil, environment: [String: String]? = nil) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
-        p.currentDirectoryURL = root
-        if let environment { p.environment = environment }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("jitaudit-run-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let out = dir.appendingPathComponent("out"), err = dir.appendingPathComponent("err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
-        p.standardOutput = try FileHandle(forWritingTo: out)
-        p.standardError = try FileHandle(forWritingTo: err)
-        if let stdin {
-            let inFile = dir.appendingPathComponent("in")
-            try stdin.write(to: inFile)
-            p.standardInput = try FileHandle(forReadingFrom: inFile)
-        } else {
-            p.standardInput = FileHandle.nullDevice
-        }
-        try p.run()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus,
-                      stdout: String(decoding: try Data(contentsOf: out), as: UTF8.self),
-                      stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self))
+        try runCommand([path] + args, stdin: stdin, environment: environment)
     }
 }
 
@@ -107,4 +83,32 @@ func temporaryDirectory() throws -> URL {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("jitaudit-test-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     return dir
+}
+
+/// Runs any command (argv), stdin from bytes; output via temp files.
+func runCommand(_ argv: [String], stdin: Data? = nil, environment: [String: String]? = nil) throws -> Binary.Result {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: argv[0])
+    p.arguments = Array(argv.dropFirst())
+    p.currentDirectoryURL = Binary.root
+    if let environment { p.environment = environment }
+    let dir = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let out = dir.appendingPathComponent("out"), err = dir.appendingPathComponent("err")
+    FileManager.default.createFile(atPath: out.path, contents: nil)
+    FileManager.default.createFile(atPath: err.path, contents: nil)
+    p.standardOutput = try FileHandle(forWritingTo: out)
+    p.standardError = try FileHandle(forWritingTo: err)
+    if let stdin {
+        let inFile = dir.appendingPathComponent("in")
+        try stdin.write(to: inFile)
+        p.standardInput = try FileHandle(forReadingFrom: inFile)
+    } else {
+        p.standardInput = FileHandle.nullDevice
+    }
+    try p.run()
+    p.waitUntilExit()
+    return Binary.Result(status: p.terminationStatus,
+                         stdout: String(decoding: try Data(contentsOf: out), as: UTF8.self),
+                         stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self))
 }
