@@ -77,9 +77,21 @@ public final class Event: Sendable, Codable {
     public let raw: [UInt8]
     let lazy: LazyFields
 
-    /// Byte spans of free-text fields inside `raw`.
+    /// Byte spans of free-text fields inside `raw`, packed inline (no
+    /// allocation per event): start and end offsets, and whether the text has
+    /// escapes; all zero for an absent field (no string starts at offset 0).
     struct LazyFields: Sendable {
-        var spans: [JSONScanner.StringSpan?]  // indexed by LazyField
+        private var spans = InlineArray<6, (start: UInt32, end: UInt32, escaped: Bool)>(repeating: (0, 0, false))
+
+        subscript(_ f: LazyField) -> JSONScanner.StringSpan? {
+            get {
+                let s = spans[f.rawValue]
+                return s.start == 0 ? nil : JSONScanner.StringSpan(start: Int(s.start), end: Int(s.end), hasEscapes: s.escaped)
+            }
+            set {
+                spans[f.rawValue] = newValue.map { (UInt32($0.start), UInt32($0.end), $0.hasEscapes) } ?? (0, 0, false)
+            }
+        }
     }
 
     enum LazyField: Int, CaseIterable { case action, resource, environment, justification, ticket, userAgent }
@@ -102,7 +114,7 @@ public final class Event: Sendable, Codable {
     }
 
     private func text(_ f: LazyField) -> String? {
-        guard let span = lazy.spans[f.rawValue] else { return nil }
+        guard let span = lazy[f] else { return nil }
         return raw.withUnsafeBufferPointer { JSONScanner(p: $0, maxDepth: 0).decode(span) }
     }
 

@@ -74,7 +74,8 @@ enum Field: Int, CaseIterable {
 /// The schema fields found on a line, as spans into it, before validation.
 struct RawFields {
     var seen: UInt32 = 0
-    var spans = [JSONScanner.StringSpan](repeating: .init(start: 0, end: 0, hasEscapes: false), count: Field.allCases.count)
+    /// Inline, so decoding a line allocates nothing for its field table.
+    var spans = InlineArray<17, JSONScanner.StringSpan>(repeating: .init(start: 0, end: 0, hasEscapes: false))
     let p: UnsafeBufferPointer<UInt8>
 
     init(p: UnsafeBufferPointer<UInt8>) { self.p = p }
@@ -152,10 +153,13 @@ struct RawFields {
             }
             sourceIP = ip
         }
-        var lazy = Event.LazyFields(spans: [JSONScanner.StringSpan?](repeating: nil, count: Event.LazyField.allCases.count))
-        let lazyMap: [(Event.LazyField, Field)] = [(.action, .action), (.resource, .resource), (.environment, .environment),
-                                                   (.justification, .justification), (.ticket, .ticket), (.userAgent, .userAgent)]
-        for (lf, f) in lazyMap where has(f) { lazy.spans[lf.rawValue] = spans[f.rawValue] }
+        var lazy = Event.LazyFields()
+        if has(.action) { lazy[.action] = spans[Field.action.rawValue] }
+        if has(.resource) { lazy[.resource] = spans[Field.resource.rawValue] }
+        if has(.environment) { lazy[.environment] = spans[Field.environment.rawValue] }
+        if has(.justification) { lazy[.justification] = spans[Field.justification.rawValue] }
+        if has(.ticket) { lazy[.ticket] = spans[Field.ticket.rawValue] }
+        if has(.userAgent) { lazy[.userAgent] = spans[Field.userAgent.rawValue] }
         let e = Event(ts: ts, kind: kind, requestID: requestID, actor: actor, requester: requester, priority: priority,
                       sourceIP: sourceIP, deviceID: string(.deviceID), expiresAt: expiresAt, outcome: outcome,
                       raw: Array(p), lazy: lazy)
