@@ -119,8 +119,8 @@ public struct Engine: Sendable {
         if watermark > core.watermark { core.watermark = watermark }
         let w = core.watermark
         while true {
-            let nextEvent = core.reorder.top.map(\.event.ts)
-            let nextTimer = core.timers.top?.deadline
+            let nextEvent = core.reorder.topOrder.map { Timestamp(micros: $0.ts) }
+            let nextTimer = core.timers.topOrder.map { Timestamp(micros: $0.ts) }
             if let e = nextEvent, e <= w, nextTimer.map({ e <= $0 }) ?? true {
                 release(core.reorder.pop()!)
             } else if let t = nextTimer, t <= w {
@@ -129,8 +129,7 @@ public struct Engine: Sendable {
                 break
             }
         }
-        while let q = core.findingQueue.top, q.finding.ts <= w {
-            core.findingQueue.pop()
+        while let next = core.findingQueue.topOrder, next.ts <= w.micros, let q = core.findingQueue.pop() {
             for i in findingThresholds { threshold(i, subject: Subject(finding: q.finding)) }
         }
         if let last = core.lastSweep {
@@ -164,7 +163,7 @@ public struct Engine: Sendable {
             core.requests[e.requestID]!.absenceStarted |= 1 << UInt64(n)
             core.seq &+= 1
             core.timers.push(PendingTimer(deadline: e.ts + a.within, seq: core.seq, rule: rules.rules[i].id,
-                                           requestID: e.requestID, start: e.ts))
+                                           requestID: e.requestID, start: e.ts, ruleIndex: i))
         }
         for i in sequenceRules where kindMasks[i] & bit != 0 { sequence(i, subject: subject) }
     }
@@ -266,7 +265,9 @@ public struct Engine: Sendable {
     }
 
     private mutating func fire(_ t: PendingTimer) {
-        guard let idx = rules.rules.firstIndex(where: { $0.id == t.rule }), case .absence(let a) = rules.rules[idx].kind else { return }
+        let hinted = t.ruleIndex >= 0 && t.ruleIndex < rules.rules.count && rules.rules[t.ruleIndex].id == t.rule
+        guard let idx = hinted ? t.ruleIndex : rules.rules.firstIndex(where: { $0.id == t.rule }),
+              case .absence(let a) = rules.rules[idx].kind else { return }
         let record = core.requests[t.requestID]
         if let record, record.hasDecision(in: a.expect, atOrBefore: t.deadline) { return }
         guard let start = record?.request else { return }

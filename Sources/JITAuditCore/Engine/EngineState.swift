@@ -44,30 +44,32 @@ public struct EngineStats: Codable, Sendable, Equatable {
     public var findings: Int { findingsByRule.values.reduce(0, +) }
 }
 
-struct PendingEvent: Comparable, Codable, Sendable {
+struct PendingEvent: HeapOrdered, Codable {
     var event: Event
     var seq: UInt64
     /// Match rules were already evaluated on arrival.
     var matched: Bool
-    static func < (a: PendingEvent, b: PendingEvent) -> Bool { (a.event.ts, a.seq) < (b.event.ts, b.seq) }
-    static func == (a: PendingEvent, b: PendingEvent) -> Bool { a.seq == b.seq }
+    var heapOrder: HeapOrder { HeapOrder(ts: event.ts.micros, seq: seq) }
 }
 
-struct PendingTimer: Comparable, Codable, Sendable {
+struct PendingTimer: HeapOrdered, Codable {
     var deadline: Timestamp
     var seq: UInt64
     var rule: String
     var requestID: String
     var start: Timestamp
-    static func < (a: PendingTimer, b: PendingTimer) -> Bool { (a.deadline, a.seq) < (b.deadline, b.seq) }
-    static func == (a: PendingTimer, b: PendingTimer) -> Bool { a.seq == b.seq }
+    /// Index of `rule` in the rule set that set the timer: a hint checked
+    /// against `rule` when it fires (a reload may reorder rules). Not stored.
+    var ruleIndex = -1
+    var heapOrder: HeapOrder { HeapOrder(ts: deadline.micros, seq: seq) }
+
+    private enum CodingKeys: String, CodingKey { case deadline, seq, rule, requestID, start }
 }
 
-struct QueuedFinding: Comparable, Codable, Sendable {
+struct QueuedFinding: HeapOrdered, Codable {
     var finding: Finding
     var seq: UInt64
-    static func < (a: QueuedFinding, b: QueuedFinding) -> Bool { (a.finding.ts, a.seq) < (b.finding.ts, b.seq) }
-    static func == (a: QueuedFinding, b: QueuedFinding) -> Bool { a.seq == b.seq }
+    var heapOrder: HeapOrder { HeapOrder(ts: finding.ts.micros, seq: seq) }
 }
 
 /// A sliding window of one group key.

@@ -1,7 +1,25 @@
+/// Where an element sits in a ``MinHeap``: event time, then arrival.
+struct HeapOrder: Comparable, Sendable {
+    var ts: Int64
+    var seq: UInt64
+    @inline(__always) static func < (a: HeapOrder, b: HeapOrder) -> Bool { a.ts != b.ts ? a.ts < b.ts : a.seq < b.seq }
+}
+
+/// An element a ``MinHeap`` can order.
+protocol HeapOrdered: Sendable {
+    var heapOrder: HeapOrder { get }
+}
+
 /// A binary min-heap. The engine's reorder buffer, timer queue and finding
 /// queue are all heaps ordered by event time, then arrival.
-struct MinHeap<Element: Comparable>: Sendable where Element: Sendable {
+///
+/// The sort keys live in an array of their own, parallel to the elements:
+/// sifting compares plain integers and moves elements only by swapping, so
+/// the references inside elements (events, ids) are never retained or
+/// released on the way (that traffic was a tenth of the engine's time).
+struct MinHeap<Element: HeapOrdered>: Sendable {
     private(set) var items: [Element] = []
+    private var keys: [HeapOrder] = []
 
     init() {}
     init(unordered: [Element]) { for e in unordered { push(e) } }
@@ -9,30 +27,39 @@ struct MinHeap<Element: Comparable>: Sendable where Element: Sendable {
     var isEmpty: Bool { items.isEmpty }
     var count: Int { items.count }
     var top: Element? { items.first }
+    /// The smallest key, without touching the element.
+    var topOrder: HeapOrder? { keys.first }
 
     mutating func push(_ e: Element) {
+        keys.append(e.heapOrder)
         items.append(e)
-        var i = items.count - 1
+        var i = keys.count - 1
         while i > 0 {
             let parent = (i - 1) / 2
-            if items[i] < items[parent] { items.swapAt(i, parent); i = parent } else { break }
+            guard keys[i] < keys[parent] else { break }
+            keys.swapAt(i, parent)
+            items.swapAt(i, parent)
+            i = parent
         }
     }
 
     @discardableResult
     mutating func pop() -> Element? {
         guard !items.isEmpty else { return nil }
-        if items.count == 1 { return items.removeLast() }
-        let result = items[0]
-        items[0] = items.removeLast()
+        let last = items.count - 1
+        keys.swapAt(0, last)
+        items.swapAt(0, last)
+        keys.removeLast()
+        let result = items.removeLast()
+        let n = keys.count
         var i = 0
-        let n = items.count
         while true {
             let l = 2 * i + 1, r = l + 1
             var m = i
-            if l < n, items[l] < items[m] { m = l }
-            if r < n, items[r] < items[m] { m = r }
+            if l < n, keys[l] < keys[m] { m = l }
+            if r < n, keys[r] < keys[m] { m = r }
             if m == i { break }
+            keys.swapAt(i, m)
             items.swapAt(i, m)
             i = m
         }
@@ -44,6 +71,7 @@ extension MinHeap: Codable where Element: Codable {
     init(from decoder: any Decoder) throws {
         // The stored array is already in heap order.
         items = try [Element](from: decoder)
+        keys = items.map(\.heapOrder)
     }
     func encode(to encoder: any Encoder) throws { try items.encode(to: encoder) }
 }

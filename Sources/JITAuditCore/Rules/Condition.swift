@@ -151,18 +151,28 @@ public struct GlobPattern: Sendable, Hashable {
 }
 
 /// What a condition looks at: an event with its request, or a finding.
+///
+/// Three references wide: the finding is boxed so that building and passing a
+/// subject per rule and event copies no strings (most subjects are events).
 struct Subject {
     var event: Event?
     var request: Event?
-    var finding: Finding?
+    private var findingBox: FindingBox?
+
+    private final class FindingBox: Sendable {
+        let finding: Finding
+        init(_ f: Finding) { finding = f }
+    }
 
     init(event: Event, request: Event?) { self.event = event; self.request = request }
-    init(finding: Finding) { self.finding = finding }
+    init(finding: Finding) { self.findingBox = FindingBox(finding) }
+
+    var finding: Finding? { findingBox?.finding }
 
     var ts: Timestamp { event?.ts ?? finding!.ts }
 
     func value(_ ref: FieldRef) -> FieldValue {
-        if let f = finding {
+        if let f = findingBox?.finding {
             switch ref {
             case .findingRule: return .text(f.rule)
             case .findingSeverity: return .text(f.severity.rawValue)
