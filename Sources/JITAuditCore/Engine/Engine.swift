@@ -150,7 +150,9 @@ public struct Engine: Sendable {
     private mutating func release(_ p: PendingEvent) {
         let e = p.event
         if core.firstEventTs == nil { core.firstEventTs = e.ts }
-        let request = core.requests[e.requestID]?.request
+        // One hash lookup serves the whole event: nothing below adds or removes requests.
+        let slot = core.requests.index(forKey: e.requestID)
+        let request = slot.flatMap { core.requests.values[$0].request }
         if !p.matched { runMatchRules(e, request: request) }
         let subject = Subject(event: e, request: request)
         let bit = UInt8(1) << e.kind.rawValue
@@ -159,13 +161,15 @@ public struct Engine: Sendable {
         for (n, i) in absenceRules.enumerated() where kindMasks[i] & bit != 0 {
             guard case .absence(let a) = rules.rules[i].kind, a.start.evaluate(subject, rules.calendars) else { continue }
             // One deadline per request, from its first start event.
-            guard let started = core.requests[e.requestID]?.absenceStarted, started & (1 << UInt64(n)) == 0 else { continue }
-            core.requests[e.requestID]!.absenceStarted |= 1 << UInt64(n)
+            guard let slot, core.requests.values[slot].absenceStarted & (1 << UInt64(n)) == 0 else { continue }
+            core.requests.values[slot].absenceStarted |= 1 << UInt64(n)
             core.seq &+= 1
             core.timers.push(PendingTimer(deadline: e.ts + a.within, seq: core.seq, rule: rules.rules[i].id,
                                            requestID: e.requestID, start: e.ts, ruleIndex: i))
         }
-        for i in sequenceRules where kindMasks[i] & bit != 0 { sequence(i, subject: subject) }
+        for i in sequenceRules where kindMasks[i] & bit != 0 {
+            sequence(i, subject: subject, record: slot.map { core.requests.values[$0] })
+        }
     }
 
     private mutating func runMatchRules(_ e: Event, request: Event?) {
@@ -245,10 +249,9 @@ public struct Engine: Sendable {
               discriminator: newText)
     }
 
-    private mutating func sequence(_ i: Int, subject: Subject) {
+    private mutating func sequence(_ i: Int, subject: Subject, record: RequestRecord?) {
         let rule = rules.rules[i]
         guard case .sequence(let s) = rule.kind, let e = subject.event, s.trigger.evaluate(subject, rules.calendars) else { return }
-        let record = core.requests[e.requestID]
         var reason: String?
         if let d = record?.latestDecision(in: s.decisions, atOrBefore: e.ts) {
             if d.kind != s.mustBe {
