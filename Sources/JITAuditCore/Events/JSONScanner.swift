@@ -122,6 +122,23 @@ struct JSONScanner {
         var escapes = false
         let n = p.count
         while i < n {
+            // Most string bytes are plain ASCII: skip them eight at a time, up
+            // to the first byte that is a quote, a backslash, a control
+            // character or non-ASCII (SWAR zero-byte tests), which the byte
+            // loop below then handles.
+            if let base = p.baseAddress {
+                let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+                while i &+ 8 <= n {
+                    let w = UInt64(littleEndian: UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
+                    let quote = w ^ (ones &* 0x22), backslash = w ^ (ones &* 0x5C)
+                    let special = (quote &- ones) | (backslash &- ones) | (w &- ones &* 0x20) | w
+                    let hits = special & highs
+                    // Borrows only run upwards, so the lowest hit is exact: jump to it.
+                    if hits != 0 { i &+= hits.trailingZeroBitCount &>> 3; break }
+                    i &+= 8
+                }
+                guard i < n else { break }
+            }
             let c = p[i]
             if c == UInt8(ascii: "\"") {
                 let span = StringSpan(start: start, end: i, hasEscapes: escapes)
