@@ -104,12 +104,26 @@ struct RawFields {
         guard has(f) else { throw Rejection(.missingField, "missing required field \"\(f.name)\"") }
     }
 
-    func enumValue<T>(_ f: Field, _ parse: (String) -> T?, allowed: String) throws(Rejection) -> T? {
-        guard let s = string(f) else { return nil }
-        guard let v = parse(s) else {
-            throw Rejection(.badValue, "field \"\(f.name)\": expected one of \(allowed), got \(quoted(s))")
+    /// An enum field, matched on its bytes against the case names (no
+    /// `String` is built unless the value is rejected).
+    func enumValue<T: CaseIterable & CustomStringConvertible & RawRepresentable<UInt8>>(_ f: Field, _: T.Type) throws(Rejection) -> T? {
+        guard has(f) else { return nil }
+        let s = spans[f.rawValue]
+        if !s.hasEscapes {
+            let n = s.end - s.start
+            // By raw value rather than `allCases`, which would allocate an array per call.
+            var raw: UInt8 = 0
+            while let c = T(rawValue: raw) {
+                var name = c.description
+                let same = name.withUTF8 { u in u.count == n && memcmp(u.baseAddress!, p.baseAddress! + s.start, n) == 0 }
+                if same { return c }
+                raw += 1
+            }
+        } else if let text = string(f), let c = T.allCases.first(where: { $0.description == text }) {
+            return c
         }
-        return v
+        let allowed = T.allCases.map(\.description).joined(separator: ", ")
+        throw Rejection(.badValue, "field \"\(f.name)\": expected one of \(allowed), got \(quoted(string(f) ?? ""))")
     }
 
     func timestamp(_ f: Field) throws(Rejection) -> Timestamp? {
@@ -138,13 +152,13 @@ struct RawFields {
         try require(.ts)
         try require(.event)
         let ts = try timestamp(.ts)!
-        let kind = try enumValue(.event, EventKind.init(name:), allowed: "request, approve, reject, execute, revoke, cancel, expire")!
+        let kind = try enumValue(.event, EventKind.self)!
         let requestID = try identifier(.requestID, maxBytes: maxIdentifierBytes)
         let actor = try identifier(.actor, maxBytes: maxIdentifierBytes)
         var requester: String?
         if has(.requester) { requester = try identifier(.requester, maxBytes: maxIdentifierBytes) }
-        let priority = try enumValue(.priority, Priority.init(name:), allowed: "low, normal, high, critical")
-        let outcome = try enumValue(.outcome, Outcome.init(name:), allowed: "success, failure")
+        let priority = try enumValue(.priority, Priority.self)
+        let outcome = try enumValue(.outcome, Outcome.self)
         let expiresAt = try timestamp(.expiresAt)
         var sourceIP: IPAddress?
         if has(.sourceIP) {

@@ -95,11 +95,9 @@ public enum Predicate: Sendable {
             let isBlank = v.text.map { $0.trimmingWhitespace.isEmpty } ?? true
             return isBlank == want
         case .shorterThan(let n):
-            let len = v.text.map { $0.trimmingWhitespace.count } ?? 0
-            return len < n
+            return Predicate.characters(v.text, upTo: n) < n
         case .longerThan(let n):
-            let len = v.text.map { $0.trimmingWhitespace.count } ?? 0
-            return len > n
+            return Predicate.characters(v.text, upTo: n + 1) > n
         case .glob(let patterns, let ic):
             guard var t = v.text else { return false }
             if ic { t = t.lowercased() }
@@ -116,10 +114,35 @@ public enum Predicate: Sendable {
         }
     }
 
+    /// Characters of the trimmed text, counted no further than `limit`
+    /// (grapheme breaking is costly, and justifications can be long).
+    static func characters(_ text: String?, upTo limit: Int) -> Int {
+        guard let text else { return 0 }
+        let trimmed = text.trimmingWhitespace
+        // Every character takes at least one byte.
+        if trimmed.utf8.count < limit { return trimmed.count }
+        var n = 0
+        for _ in trimmed {
+            n += 1
+            if n >= limit { break }
+        }
+        return n
+    }
+
     static func contains(_ values: [String], _ v: FieldValue, identity: Bool, ignoreCase: Bool) -> Bool {
         guard let t = v.text else { return false }
         if identity { let k = Identity.key(t); return values.contains(k) }
-        if ignoreCase { let k = String(t.trimmingWhitespace).lowercased(); return values.contains(k) }
+        if ignoreCase {
+            // Lower-casing shrinks text at most threefold in UTF-8 (the Kelvin
+            // sign, 3 bytes, becomes "k"), so text over three times the longest
+            // value cannot match: skip folding it (long free text is the common case).
+            var longest = 0
+            for v in values { longest = max(longest, v.utf8.count) }
+            let trimmed = t.trimmingWhitespace
+            if trimmed.utf8.count > 3 * longest { return false }
+            let k = String(trimmed).lowercased()
+            return values.contains(k)
+        }
         return values.contains(t)
     }
 }
