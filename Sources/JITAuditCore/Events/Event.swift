@@ -81,16 +81,11 @@ public final class Event: Sendable, Codable {
     /// allocation per event): start and end offsets, and whether the text has
     /// escapes; all zero for an absent field (no string starts at offset 0).
     struct LazyFields: Sendable {
-        private var spans = InlineArray<6, (start: UInt32, end: UInt32, escaped: Bool)>(repeating: (0, 0, false))
+        private var spans = InlineArray<6, JSONScanner.StringSpan>(repeating: .init(start: 0, end: 0, hasEscapes: false))
 
         subscript(_ f: LazyField) -> JSONScanner.StringSpan? {
-            get {
-                let s = spans[f.rawValue]
-                return s.start == 0 ? nil : JSONScanner.StringSpan(start: Int(s.start), end: Int(s.end), hasEscapes: s.escaped)
-            }
-            set {
-                spans[f.rawValue] = newValue.map { (UInt32($0.start), UInt32($0.end), $0.hasEscapes) } ?? (0, 0, false)
-            }
+            get { spans[f.rawValue].start == 0 ? nil : spans[f.rawValue] }
+            set { spans[f.rawValue] = newValue ?? .init(start: 0, end: 0, hasEscapes: false) }
         }
     }
 

@@ -109,10 +109,22 @@ struct JSONScanner {
     }
 
     /// A string's content bytes `p[start..<end]` (without quotes).
-    struct StringSpan {
-        var start: Int
-        var end: Int
+    ///
+    /// Offsets are stored in 32 bits (lines are capped far below 4 GiB) so the
+    /// field table a line is decoded into stays small enough to pass around cheaply.
+    struct StringSpan: Sendable {
+        private var start32: UInt32
+        private var end32: UInt32
         var hasEscapes: Bool
+
+        init(start: Int, end: Int, hasEscapes: Bool) {
+            start32 = UInt32(start)
+            end32 = UInt32(end)
+            self.hasEscapes = hasEscapes
+        }
+
+        var start: Int { Int(start32) }
+        var end: Int { Int(end32) }
     }
 
     /// Scans a string starting at the opening quote, validating escapes and UTF-8.
