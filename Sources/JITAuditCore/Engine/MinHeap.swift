@@ -33,37 +33,57 @@ struct MinHeap<Element: HeapOrdered>: Sendable {
     mutating func push(_ e: Element) {
         keys.append(e.heapOrder)
         items.append(e)
-        var i = keys.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            guard keys[i] < keys[parent] else { break }
-            keys.swapAt(i, parent)
-            items.swapAt(i, parent)
-            i = parent
-        }
+        siftUp(from: keys.count - 1)
     }
 
     @discardableResult
     mutating func pop() -> Element? {
         guard !items.isEmpty else { return nil }
         let last = items.count - 1
-        keys.swapAt(0, last)
-        items.swapAt(0, last)
+        if last > 0 {
+            keys.swapAt(0, last)
+            items.withUnsafeMutableBufferPointer { $0.swapAt(0, last) }
+        }
         keys.removeLast()
         let result = items.removeLast()
-        let n = keys.count
-        var i = 0
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var m = i
-            if l < n, keys[l] < keys[m] { m = l }
-            if r < n, keys[r] < keys[m] { m = r }
-            if m == i { break }
-            keys.swapAt(i, m)
-            items.swapAt(i, m)
-            i = m
-        }
+        siftDown()
         return result
+    }
+
+    // Elements move through unsafe buffers: `Array.swapAt` copies (retains
+    // and releases) both elements, the buffer's swap only moves them.
+    private mutating func siftUp(from start: Int) {
+        keys.withUnsafeMutableBufferPointer { k in
+            items.withUnsafeMutableBufferPointer { v in
+                var i = start
+                while i > 0 {
+                    let parent = (i - 1) / 2
+                    guard k[i] < k[parent] else { break }
+                    k.swapAt(i, parent)
+                    v.swapAt(i, parent)
+                    i = parent
+                }
+            }
+        }
+    }
+
+    private mutating func siftDown() {
+        keys.withUnsafeMutableBufferPointer { k in
+            items.withUnsafeMutableBufferPointer { v in
+                let n = k.count
+                var i = 0
+                while true {
+                    let l = 2 * i + 1, r = l + 1
+                    var m = i
+                    if l < n, k[l] < k[m] { m = l }
+                    if r < n, k[r] < k[m] { m = r }
+                    if m == i { break }
+                    k.swapAt(i, m)
+                    v.swapAt(i, m)
+                    i = m
+                }
+            }
+        }
     }
 }
 
