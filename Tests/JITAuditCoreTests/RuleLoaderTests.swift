@@ -67,6 +67,16 @@ import Testing
         #expect(d.contains { $0.hasPrefix("jitaudit.yaml:5:1: error: configuration: unknown key \"linelimit\", did you mean \"line_limit\"?") })
     }
 
+    /// `max_future_skew`: 10 minutes by default, a duration, or `off`; anything else is a located error.
+    @Test func maxFutureSkewParses() throws {
+        #expect(EngineConfig().maxFutureSkew == .minutes(10))
+        #expect(try ConfigLoader.load("max_future_skew: 90s\n", file: "c.yaml").get().maxFutureSkew == .seconds(90))
+        #expect(try ConfigLoader.load("max_future_skew: off\n", file: "c.yaml").get().maxFutureSkew == nil)
+        #expect(try ConfigLoader.load("max_future_skew: 0s\n", file: "c.yaml").get().maxFutureSkew == nil)
+        guard case .failure(let e) = ConfigLoader.load("max_future_skew: later\n", file: "c.yaml") else { Issue.record("loaded"); return }
+        #expect(e.diagnostics.map(\.description).contains { $0.hasPrefix("c.yaml:1:18: error: max_future_skew: expected a duration") })
+    }
+
     /// The README's custom rule: any approve of a secret_read in prod between 00:00 and 06:00 Berlin time.
     @Test func customNightSecretReadRule() throws {
         let yaml = """

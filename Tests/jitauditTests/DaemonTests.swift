@@ -76,6 +76,34 @@ import Glibc
         #expect(try again.sql("SELECT count(*) FROM findings") != ["0"], "findings are kept")
     }
 
+    /// An event stamped far ahead of the host's clock is refused
+    /// (`future_timestamp`) and recorded with its bytes; it does not move
+    /// event time, so a pending request's 4-hour deadline does not fire
+    /// because of it. An event a minute ahead (inside `max_future_skew`) is
+    /// accepted.
+    @Test func eventsFarAheadOfTheClockAreRejectedAndDoNotMoveEventTime() throws {
+        let d = try Daemon(configBody: "allowed_lateness: 1s\nmax_future_skew: 5m\n")
+        try d.start()
+        let fmt = ISO8601DateFormatter()
+        let now = Date()
+        let lines = [line(fmt.string(from: now), "request", "r-now", "alice"),
+                     line(fmt.string(from: now.addingTimeInterval(400 * 86_400)), "approve", "r-far", "mallory"),
+                     line(fmt.string(from: now.addingTimeInterval(60)), "approve", "r-soon", "bob")]
+        let r = try d.emit(lines.joined(separator: "\n") + "\n", expectStatus: nil)
+        #expect(r.status != 0, "emit reports the refused line")
+        #expect((r.stdout + r.stderr).contains("future_timestamp") || (r.stdout + r.stderr).contains("ahead of this host's clock"),
+                "\(r.stdout) \(r.stderr)")
+        try waitUntil("two events and one rejection stored") {
+            (try? d.sql("SELECT count(*) FROM events")) == ["2"] && (try? d.sql("SELECT count(*) FROM rejections")) == ["1"]
+        }
+        usleep(1_500_000)  // let event time flow past the accepted events
+        #expect(try d.stop() == 0)
+        #expect(try d.sql("SELECT request_id FROM events ORDER BY seq") == ["r-now", "r-soon"])
+        let rejected = try d.sql("SELECT kind, instr(raw, 'r-far') > 0, raw_length = length(raw) FROM rejections")
+        #expect(rejected == ["future_timestamp|1|1"])
+        #expect(!d.findings.contains { $0.rule == "stale_request" }, "\(d.findings)")
+    }
+
     /// kill -9 at random moments while a file is tailed, restart each time:
     /// the findings table ends equal to an uninterrupted replay's.
     @Test func killNineAndRestartGivesTheFindingsOfAnUninterruptedRun() throws {

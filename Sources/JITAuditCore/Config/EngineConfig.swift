@@ -16,6 +16,11 @@ public struct EngineConfig: Sendable {
     public var businessDays: Set<Int> = [1, 2, 3, 4, 5]
     /// How long a request's lifecycle is remembered after its last event.
     public var requestRetention: TimeSpan = .hours(24)
+    /// `run` only: events stamped further than this ahead of the host's clock
+    /// are rejected (`future_timestamp`), so one bad clock or hostile client
+    /// cannot push event time ahead and fire every deadline at once. Nil: no limit.
+    /// Replay has no clock to compare with and never applies it.
+    public var maxFutureSkew: TimeSpan? = .minutes(10)
     /// Ceiling on tracked keys per detector; the oldest are evicted beyond it.
     public var maxKeys: Int = 1_000_000
     /// Ceiling on the process's memory; the engine keeps its keyed state
@@ -38,7 +43,7 @@ public struct EngineConfig: Sendable {
 /// Loads the configuration file; collects every problem with its location.
 public enum ConfigLoader {
     public static let engineKeys = ["timezone", "holidays", "trusted_networks", "allowed_lateness", "line_limit",
-                                    "business_hours", "request_retention", "max_keys", "memory_limit"]
+                                    "business_hours", "request_retention", "max_keys", "memory_limit", "max_future_skew"]
 
     /// Parses `text`; keys in `otherKeys` are allowed and left to the caller.
     public static func load(_ text: String, file: String, otherKeys: [String] = []) -> Result<EngineConfig, LoadError> {
@@ -74,6 +79,10 @@ public enum ConfigLoader {
         if let v = m["line_limit"], let n = v.int("line_limit", min: 256, max: 64 * 1024 * 1024, &d) { c.lineLimit = n }
         if let v = m["request_retention"], let s = v.span("request_retention", &d) { c.requestRetention = s }
         if let v = m["max_keys"], let n = v.int("max_keys", min: 1000, &d) { c.maxKeys = n }
+        if let v = m["max_future_skew"] {
+            // `off` (or 0) turns the check off.
+            if v.scalar == "off" { c.maxFutureSkew = nil } else if let s = v.span("max_future_skew", &d) { c.maxFutureSkew = s.micros > 0 ? s : nil }
+        }
         if let v = m["memory_limit"], let s = v.string("memory_limit", &d) {
             if let n = parseBytes(s), n >= 64 << 20 { c.memoryLimit = n } else {
                 d.append(Diagnostic(code: "bad_size", message: "memory_limit: expected a size of at least 64MiB such as 256MiB or 1GiB, got \(quoted(s))", location: v.location))

@@ -11,6 +11,8 @@ public struct Rejection: Error, Sendable, Hashable, Codable, CustomStringConvert
         case tooLong = "too_long"
         case tooDeep = "too_deep"
         case duplicateField = "duplicate_field"
+        /// `run` only: stamped further ahead of the host's clock than `max_future_skew`.
+        case futureTimestamp = "future_timestamp"
     }
 
     public var kind: Kind

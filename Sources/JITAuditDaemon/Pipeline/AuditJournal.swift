@@ -13,8 +13,18 @@ public struct DurableBatch: Sendable {
         public var rejection: Rejection
         /// The line's bytes (empty for an over-long line, whose bytes were discarded).
         public var raw: [UInt8]
+        /// The line's full length in bytes (more than `raw` for an over-long line).
+        public var length: Int
         public var position: LinePosition
         public var peer: Peer?
+
+        public init(rejection: Rejection, raw: [UInt8], length: Int? = nil, position: LinePosition, peer: Peer?) {
+            self.rejection = rejection
+            self.raw = raw
+            self.length = max(length ?? raw.count, raw.count)
+            self.position = position
+            self.peer = peer
+        }
     }
     public var events: [Accepted] = []
     public var rejections: [Rejected] = []

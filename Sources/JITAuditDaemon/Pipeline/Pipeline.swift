@@ -124,10 +124,10 @@ public actor Pipeline: LineIntake {
             switch line.content {
             case .tooLong(let n):
                 let r = Rejection(.tooLong, "line longer than the limit of \(engine.config.lineLimit) bytes (\(n)+ bytes)")
-                durable.rejections.append(.init(rejection: r, raw: [], position: line.position, peer: batch.peer))
+                durable.rejections.append(.init(rejection: r, raw: [], length: n, position: line.position, peer: batch.peer))
                 receipt.rejected.append((line.position, r))
             case .bytes(let bytes):
-                switch decoder.decode(bytes) {
+                switch decoder.decode(bytes).flatMap({ e in checkSkew(e, now: now) }) {
                 case .success(let e):
                     durable.events.append(.init(event: e, position: line.position, peer: batch.peer))
                     engine.ingest(e)
@@ -175,6 +175,14 @@ public actor Pipeline: LineIntake {
         guard let journal else { return 0 }
         let now = wallClock()
         return try await journal.run { try $0.prune(before: now - age, now: now) }
+    }
+
+    /// Rejects an event stamped further ahead of the wall clock than
+    /// `max_future_skew`: accepted, it would move the watermark to its time and
+    /// fire every pending deadline early, and mark all later events as late.
+    private func checkSkew(_ e: Event, now: Timestamp) -> Result<Event, Rejection> {
+        guard let skew = engine.config.maxFutureSkew, e.ts > now + skew else { return .success(e) }
+        return .failure(Rejection(.futureTimestamp, "field \"ts\": \(e.ts.rfc3339) is \((e.ts - now).description) ahead of this host's clock (\(now.rfc3339)); max_future_skew is \(skew.description)"))
     }
 
     /// New rules and configuration; the state of rules that did not change is kept.

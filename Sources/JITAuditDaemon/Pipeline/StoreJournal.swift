@@ -50,7 +50,7 @@ public final class StoreJournal: AuditJournal {
         let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(r.raw.count, 1), alignment: 1)
         defer { bytes.deallocate() }
         if !r.raw.isEmpty { bytes.copyBytes(from: r.raw) }
-        try store.reject(r.rejection, raw: UnsafeRawBufferPointer(rebasing: bytes[0..<r.raw.count]), source: r.position.source,
+        try store.reject(r.rejection, raw: UnsafeRawBufferPointer(rebasing: bytes[0..<r.raw.count]), length: r.length, source: r.position.source,
                          line: r.position.line, offset: r.position.offset, peer: peer, receivedAt: now)
     }
 
