@@ -1,3 +1,5 @@
+import Foundation
+import JITAuditCore
 import Testing
 @testable import JITAuditStore
 
@@ -32,5 +34,30 @@ struct SnapshotSaveTests {
         try store.commit(at: t0)
         #expect(try db.scalar("SELECT through_seq FROM engine_snapshot") == 10)
         #expect(try db.scalar("SELECT count(*) FROM events") == 21)
+    }
+
+    /// New snapshots are binary (`bin-v1`); a store whose snapshot an earlier
+    /// version wrote as JSON (`json-v1`) still resumes from it, and an unknown
+    /// format is refused with a message, not misread.
+    @Test func binarySnapshotsAndEarlierJSONOnesBothRestore() throws {
+        let db = try TempDB(); defer { db.cleanup() }
+        let store = try db.open()
+        try appendEvents(store, 3)
+        var state = EngineState()
+        state.watermark = Timestamp(micros: 42)
+        try store.commit(snapshot: state, at: t0)
+        let format = try Connection(path: db.path, readOnly: true, create: false).prepare("SELECT format FROM engine_snapshot")
+        #expect(try format.step() && format.text(0) == "bin-v1")
+        #expect(try store.snapshot()?.state.watermark == Timestamp(micros: 42))
+
+        let c = try Connection(path: db.path, readOnly: false, create: false)
+        let json = try JSONEncoder().encode(state)
+        let update = try c.prepare("UPDATE engine_snapshot SET format = ?1, state = ?2")
+        update.bind(1, "json-v1"); update.bindBlob(2, Array(json))
+        try update.run()
+        #expect(try store.snapshot()?.state.watermark == Timestamp(micros: 42))
+
+        try c.exec("UPDATE engine_snapshot SET format = 'bin-v9'")
+        #expect(throws: StoreError.self) { try store.snapshot() }
     }
 }

@@ -23,6 +23,15 @@ struct MinHeap<Element: HeapOrdered>: Sendable {
 
     init() {}
     init(unordered: [Element]) { for e in unordered { push(e) } }
+    /// Elements already in heap order (as ``items`` lists them); re-sifted if they are not.
+    init(heapOrdered: [Element]) {
+        items = heapOrdered
+        keys = heapOrdered.map(\.heapOrder)
+        for i in keys.indices.dropFirst() where keys[i] < keys[(i - 1) / 2] {
+            self = MinHeap(unordered: heapOrdered)
+            return
+        }
+    }
 
     var isEmpty: Bool { items.isEmpty }
     var count: Int { items.count }
