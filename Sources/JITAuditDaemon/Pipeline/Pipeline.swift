@@ -28,10 +28,10 @@ import Logging
 /// covers exactly the events committed so far) and encoded on another thread;
 /// the encoded state is saved by the worker in a transaction of its own, so
 /// encoding a large state never holds up the batches committed meanwhile. A
-/// state that takes long to encode is saved less often than `snapshotInterval`:
-/// at most once per ten times the CPU time its last encoding took, so snapshots
-/// cost at most about a tenth of a core (a restart then re-feeds more events
-/// from the log). The final snapshot (``checkpoint()``) is written with the
+/// state that takes long to encode and write is saved less often than
+/// `snapshotInterval`: at most once per ten times the CPU time its last
+/// encoding and saving took, so snapshots cost at most about a tenth of a core
+/// and of the writer (a restart then re-feeds more events from the log). The final snapshot (``checkpoint()``) is written with the
 /// last batch.
 public actor Pipeline: LineIntake {
     private var engine: Engine
@@ -47,7 +47,7 @@ public actor Pipeline: LineIntake {
     private let maxPendingEvents: Int
     /// A periodic engine snapshot being encoded and saved beside the commits.
     private var snapshotTask: Task<Void, Never>?
-    /// Ten times the CPU time the last periodic snapshot took to encode.
+    /// Ten times the CPU time the last periodic snapshot took to encode and save.
     private var snapshotBackoff = TimeSpan(micros: 0)
     private let deliver: @Sendable ([Finding]) -> Void
     private let wallClock: @Sendable () -> Timestamp
@@ -255,8 +255,15 @@ public actor Pipeline: LineIntake {
         snapshotTask = Task {
             do {
                 let (encoded, cpu) = try await journal.encode(state)
-                snapshotBackoff = TimeSpan(micros: 10 * cpu.micros)
-                try await journal.run { try $0.saveSnapshot(encoded: encoded, throughSeq: seq, at: now) }
+                let saving = try await journal.run { j in
+                    let start = JournalWorker.threadCPUTime()
+                    try j.saveSnapshot(encoded: encoded, throughSeq: seq, at: now)
+                    return TimeSpan(micros: JournalWorker.threadCPUTime() - start)
+                }
+                // Paced by what it cost, writing included: the worker (one
+                // SQLite writer) is the daemon's bottleneck, and a snapshot
+                // blob of tens of MB takes it off the events for a while.
+                snapshotBackoff = TimeSpan(micros: 10 * (cpu.micros + saving.micros))
             } catch {
                 logger.error("engine snapshot failed", metadata: ["jitaudit.error": "\(error)"])
             }
@@ -336,7 +343,7 @@ final class JournalWorker: @unchecked Sendable {
     }
 
     /// CPU time of the calling thread, in microseconds.
-    private static func threadCPUTime() -> Int64 {
+    static func threadCPUTime() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
         return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
