@@ -38,6 +38,9 @@ struct WriterState {
     let updateHead: Statement
     let findSource: Statement
     let insertSource: Statement
+    let summary: SummaryWriter
+    /// The summary tables' part of the open transaction, written at commit.
+    var summaryBatch = SummaryBatch()
     var hasher = ChainHasher()
     var sources: [String: (id: Int64, path: [UInt8])] = [:]
     var committedHead: (seq: Int64, hash: [UInt8])
@@ -48,8 +51,8 @@ struct WriterState {
     init(conn: Connection) throws(StoreError) {
         insertEvent = try conn.prepare("""
             INSERT INTO events (seq, ts, event, request_id, actor, actor_key, requester, priority, source_ip, device_id,
-                                peer_pid, peer_uid, peer_gid, source_id, line, offset, received_at, raw, hash)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+                                peer_pid, peer_uid, peer_gid, source_id, line, offset, received_at, raw, hash, environment)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
             """)
         insertRejection = try conn.prepare("""
             INSERT INTO rejections (kind, message, source_id, line, offset, raw, raw_length, peer_pid, peer_uid, peer_gid, received_at)
@@ -72,6 +75,7 @@ struct WriterState {
         updateHead = try conn.prepare("UPDATE chain SET head_seq = ?1, head_hash = ?2 WHERE id = 1")
         findSource = try conn.prepare("SELECT id FROM sources WHERE path = ?1")
         insertSource = try conn.prepare("INSERT INTO sources (path) VALUES (?1)")
+        summary = try SummaryWriter(conn: conn)
         let h = try conn.prepare("SELECT head_seq, head_hash FROM chain WHERE id = 1")
         guard try h.step(), let hash = h.blob(1), hash.count == 32 else {
             throw StoreError(.corrupt, "the chain table has no valid head row; the database was altered by hand", path: conn.path)
@@ -142,6 +146,9 @@ extension AuditStore {
             s.bind(11, pid); s.bind(12, uid); s.bind(13, gid); s.bind(14, src.id); s.bind(15, line); s.bind(16, offset)
             s.bind(17, receivedAt.micros)
             s.bindBlob(19, hash)
+            // Not in the hash: it is derived from `raw`, which is.
+            let environment = e.environment
+            s.bind(20, environment)
             // Text is bound without a copy from the hasher's buffer, which stays put until the statement is reset.
             let failure: StoreError? = w.hasher.buffer.withUnsafeBytes { b in
                 let base = b.baseAddress!
@@ -154,6 +161,7 @@ extension AuditStore {
             if let failure { throw failure }
             w.head = (seq, hash)
             w.pendingEvents += 1
+            w.summaryBatch.add(e, environment: environment)
         }
     }
 
@@ -225,6 +233,10 @@ extension AuditStore {
                 s.bind(1, SnapshotCodec.format); s.bind(2, w.head.seq); s.bindBlob(3, blob); s.bind(4, now.micros)
                 try s.run()
             }
+            if !w.summaryBatch.isEmpty {
+                try w.summary.write(w.summaryBatch)
+                w.summaryBatch.removeAll()
+            }
             if w.head.seq != w.committedHead.seq {
                 w.updateHead.bind(1, w.head.seq); w.updateHead.bindBlob(2, w.head.hash)
                 try w.updateHead.run()
@@ -243,6 +255,7 @@ extension AuditStore {
         writer!.inTransaction = false
         writer!.head = writer!.committedHead
         writer!.pendingEvents = 0
+        writer!.summaryBatch.removeAll()
         writer!.sources = [:]
     }
 

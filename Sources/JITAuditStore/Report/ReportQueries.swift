@@ -14,6 +14,9 @@ package struct ReportRequest: Sendable {
     /// log, read the covering `events_lifecycle` index whole (where the store
     /// has it) instead of the time index and a sort.
     package var wideScanThreshold = 200_000
+    /// Reads the summary tables (schema 2) where the store has them; false
+    /// groups the events themselves, as for an older store (tests compare both).
+    package var useSummaries = true
 
     package init(since: Timestamp, until: Timestamp, calendar: BusinessCalendar) {
         self.since = since
@@ -77,26 +80,25 @@ struct ReportQueries {
 
     /// Temporary tables need writes to the temp schema: a reader connection is
     /// opened with `SQLITE_OPEN_READONLY`, so lifting `query_only` for the
-    /// report cannot write to the database file itself.
+    /// report cannot write to the database file itself. The report runs in one
+    /// read transaction: every statement sees the same snapshot, so the summary
+    /// tables and the events read beside them agree while a daemon writes.
     func begin() throws(StoreError) {
         try conn.exec("""
             PRAGMA query_only = OFF;
             PRAGMA temp_store = MEMORY;
-            DROP TABLE IF EXISTS temp.report_e;
-            DROP TABLE IF EXISTS temp.report_counts;
-            DROP TABLE IF EXISTS temp.report_g;
-            DROP TABLE IF EXISTS temp.report_rq;
-            DROP TABLE IF EXISTS temp.report_lat;
-            DROP TABLE IF EXISTS temp.report_pairs;
+            \(Self.dropTables)
+            BEGIN;
             """, "preparing the report")
     }
 
+    static let tempTables = ["report_e", "report_counts", "report_g", "report_rq", "report_irregular", "report_made", "report_lat",
+                             "report_lat_pri", "report_lat_appr", "report_stale", "report_pairs", "report_pending"]
+    static var dropTables: String { tempTables.map { "DROP TABLE IF EXISTS temp.\($0);" }.joined(separator: "\n") }
+
     func end() {
-        try? conn.exec("""
-            DROP TABLE IF EXISTS temp.report_e; DROP TABLE IF EXISTS temp.report_counts;
-            DROP TABLE IF EXISTS temp.report_g; DROP TABLE IF EXISTS temp.report_rq; DROP TABLE IF EXISTS temp.report_lat;
-            DROP TABLE IF EXISTS temp.report_pairs;
-            """)
+        try? conn.exec(Self.dropTables)
+        if conn.inTransaction { try? conn.exec("COMMIT") }
         if conn.isReadOnly { try? conn.exec("PRAGMA query_only = ON") }
     }
 
@@ -126,6 +128,10 @@ struct ReportQueries {
         var out = 0
         try query(sql, extra) { (st) throws(StoreError) in out = st.int(0) }
         return out
+    }
+
+    func hasTable(_ name: String) throws(StoreError) -> Bool {
+        try scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?4", [.text(name)]) > 0
     }
 
     func hasIndex(_ name: String) throws(StoreError) -> Bool {

@@ -1,0 +1,104 @@
+/// Migration 2's tables and the SQL that recomputes them from the events.
+///
+/// The report over a long period used to group every event of the period by
+/// request. The writer now keeps, in the same transaction as the events:
+///
+/// - `requests`: one row per request id (of an id's `request`, `approve`,
+///   `reject`, `cancel` and `expire` events): how many `request` events it
+///   has, the first one's time and fields, the first decision (time, kind,
+///   decider; ties at one time go to the smaller kind, then actor key, as in
+///   the `events_lifecycle` index order) and the first closing event's time.
+///   Every field is a count, a min or the payload of a min, so the writer can
+///   merge a batch into a row in any order (late and out-of-order events
+///   included) and prune can recompute the ids it touched;
+/// - `event_hours`: events per UTC clock hour and type.
+///
+/// A request is *regular* when it has one `request` event and nothing closed
+/// it before that event: then its figures in any report period follow from
+/// the row alone (the first decision counts when it is before the period's
+/// end). The other rows (`nreq > 1 OR cts < rts`, rare: clock trouble
+/// upstream, reused ids) are recomputed from their events by the report.
+enum SummarySchema {
+    /// Microseconds per hour, the unit of `event_hours.hour`.
+    static let hourMicros: Int64 = 3_600_000_000
+
+    /// `hour` of an event time in SQL: floor division, also before 1970.
+    static func hourSQL(_ ts: String) -> String {
+        "((\(ts) - ((\(ts) % 3600000000) + 3600000000) % 3600000000) / 3600000000)"
+    }
+
+    /// The hour of an event time (floor division, as ``hourSQL(_:)``).
+    static func hour(_ micros: Int64) -> Int64 {
+        micros >= 0 ? micros / hourMicros : -((-micros + hourMicros - 1) / hourMicros)
+    }
+
+    /// Migration 2: the environment column, the covering lifecycle index
+    /// (request order, no raw JSON), the summary tables and their backfill.
+    static let migration = """
+    -- The writer binds it from the decoded event; rows written before are
+    -- filled from their JSON (only those that name an environment are rewritten).
+    ALTER TABLE events ADD COLUMN environment TEXT;
+    UPDATE events SET environment = json_extract(raw, '$.environment') WHERE instr(raw, '"environment"') > 0;
+
+    -- Replaces events_request (its prefix): lookups by request id use it the same way,
+    -- and a report or a summary rebuild reads it whole in request order.
+    DROP INDEX events_request;
+    CREATE INDEX events_lifecycle ON events (request_id, ts, event, actor_key, requester, priority, environment);
+
+    CREATE TABLE requests (
+        request_id   TEXT PRIMARY KEY,
+        nreq         INTEGER NOT NULL,   -- request events
+        rts          INTEGER,            -- the first request event's time, NULL while none is stored
+        requester    TEXT,               -- its requester's identity key (lower(trim()), as the report groups)
+        priority     TEXT,
+        environment  TEXT,
+        dts          INTEGER,            -- the first approve or reject
+        dkind        TEXT,
+        approver     TEXT,               -- its actor key
+        cts          INTEGER             -- the first approve, reject, cancel or expire
+    ) WITHOUT ROWID;
+    CREATE INDEX requests_rts ON requests (rts);
+    CREATE INDEX requests_irregular ON requests (rts) WHERE nreq > 1 OR cts < rts;
+
+    CREATE TABLE event_hours (
+        hour   INTEGER NOT NULL,         -- UTC hours since 1970 (floor of ts / 3600 s)
+        event  TEXT NOT NULL,
+        n      INTEGER NOT NULL,
+        PRIMARY KEY (hour, event)
+    ) WITHOUT ROWID;
+
+    \(rebuild)
+    """
+
+    /// Recomputes both summary tables from all events (the migration's
+    /// backfill; `scripts/summary-rebuild.sql` holds the same text for
+    /// `scripts/bench-report`, a test keeps them equal).
+    static let rebuild = """
+    DELETE FROM requests;
+    \(requestsSQL(filter: "1"))
+    DELETE FROM event_hours;
+    INSERT INTO event_hours (hour, event, n)
+        SELECT \(hourSQL("ts")) AS h, event, count(*) FROM events GROUP BY h, event;
+    """
+
+    /// Inserts the `requests` rows of the events matching `filter` (an SQL
+    /// condition on `events`), whose ids have no row yet. Each min() takes its
+    /// row's other columns (SQLite's bare-column rule), in the lifecycle
+    /// index order: the first request and decision as the writer picks them.
+    static func requestsSQL(filter: String) -> String {
+        """
+        INSERT INTO requests (request_id, nreq, rts, requester, priority, environment)
+            SELECT request_id, count(*), min(ts), lower(trim(requester)), priority, environment
+            FROM events INDEXED BY events_lifecycle WHERE event = 'request' AND \(filter) GROUP BY request_id;
+        INSERT INTO requests (request_id, nreq, dts, dkind, approver)
+            SELECT request_id, 0, min(ts), event, actor_key
+            FROM events INDEXED BY events_lifecycle WHERE (event = 'approve' OR event = 'reject') AND \(filter) GROUP BY request_id
+            ON CONFLICT (request_id) DO UPDATE SET dts = excluded.dts, dkind = excluded.dkind, approver = excluded.approver;
+        INSERT INTO requests (request_id, nreq, cts)
+            SELECT request_id, 0, min(ts)
+            FROM events INDEXED BY events_lifecycle
+            WHERE (event = 'approve' OR event = 'reject' OR event = 'cancel' OR event = 'expire') AND \(filter) GROUP BY request_id
+            ON CONFLICT (request_id) DO UPDATE SET cts = excluded.cts;
+        """
+    }
+}
