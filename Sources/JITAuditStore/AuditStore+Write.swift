@@ -51,8 +51,8 @@ struct WriterState {
     init(conn: Connection) throws(StoreError) {
         insertEvent = try conn.prepare("""
             INSERT INTO events (seq, ts, event, request_id, actor, actor_key, requester, priority, source_ip, device_id,
-                                peer_pid, peer_uid, peer_gid, source_id, line, offset, received_at, raw, hash, environment)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+                                peer_pid, peer_uid, peer_gid, source_id, line, offset, received_at, raw, hash)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
             """)
         insertRejection = try conn.prepare("""
             INSERT INTO rejections (kind, message, source_id, line, offset, raw, raw_length, peer_pid, peer_uid, peer_gid, received_at)
@@ -146,9 +146,6 @@ extension AuditStore {
             s.bind(11, pid); s.bind(12, uid); s.bind(13, gid); s.bind(14, src.id); s.bind(15, line); s.bind(16, offset)
             s.bind(17, receivedAt.micros)
             s.bindBlob(19, hash)
-            // Not in the hash: it is derived from `raw`, which is.
-            let environment = e.environment
-            s.bind(20, environment)
             // Text is bound without a copy from the hasher's buffer, which stays put until the statement is reset.
             let failure: StoreError? = w.hasher.buffer.withUnsafeBytes { b in
                 let base = b.baseAddress!
@@ -161,7 +158,7 @@ extension AuditStore {
             if let failure { throw failure }
             w.head = (seq, hash)
             w.pendingEvents += 1
-            w.summaryBatch.add(e, environment: environment)
+            w.summaryBatch.add(e)
         }
     }
 
@@ -222,7 +219,8 @@ extension AuditStore {
     package var pendingEvents: Int { writer?.pendingEvents ?? 0 }
 
     /// Makes everything written since the last commit durable in one
-    /// transaction, with an engine snapshot (covering every event appended so
+    /// transaction, with the report summaries of its events (see
+    /// ``SummarySchema``), and with an engine snapshot (covering every event appended so
     /// far) when one is given. On failure nothing of the batch is kept.
     package func commit(snapshot: EngineState? = nil, at now: Timestamp) throws(StoreError) {
         if snapshot == nil && !(writer?.inTransaction ?? false) { return }

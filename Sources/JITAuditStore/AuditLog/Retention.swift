@@ -26,6 +26,7 @@ extension AuditStore {
         guard try c.step() else { throw StoreError(.corrupt, "the chain table has no head row", path: path) }
         let headSeq = c.int64(0)
         var anchor = c.int64(1)
+        c.reset()  // an active statement would block the summary update's temporary table
         let snapshotSeq = try conn.scalarInt("SELECT through_seq FROM engine_snapshot WHERE id = 1") ?? 0
         let firstYoung = try conn.prepare("SELECT min(seq) FROM events WHERE ts >= ?1")
         firstYoung.bind(1, cutoff.micros)

@@ -14,9 +14,9 @@ extension ReportQueries {
                 """) { _ throws(StoreError) in }
             if try scalar("SELECT count(*) FROM report_irregular") > 0 {
                 try groupRequests(source: """
-                    events INDEXED BY events_lifecycle
+                    events INDEXED BY events_request
                     WHERE request_id IN (SELECT request_id FROM temp.report_irregular) AND +ts >= ?1 AND +ts < ?3
-                    """, environment: "environment", counts: false)
+                    """, environment: "json_extract(raw, '$.environment')", counts: false)
                 try addGroupedRequests(to: &figures)
             }
         } else {

@@ -33,14 +33,14 @@ struct SummaryBatch {
         hours.removeAll(keepingCapacity: true)
     }
 
-    /// Adds one appended event; `environment` is the one bound to its row.
-    mutating func add(_ e: Event, environment: String?) {
+    /// Adds one appended event.
+    mutating func add(_ e: Event) {
         hours[Hour(hour: SummarySchema.hour(e.ts.micros), kind: e.kind), default: 0] += 1
         let ts = e.ts.micros
         switch e.kind {
         case .request:
             requests[e.requestID, default: Request()].addRequest(ts: ts, requester: e.namedRequester,
-                                                                 priority: (e.priority ?? .normal).description, environment: environment)
+                                                                 priority: (e.priority ?? .normal).description, environment: e.environment)
         case .approve, .reject:
             requests[e.requestID, default: Request()].addDecision(ts: ts, kind: e.kind, approver: e.actorKey)
         case .cancel, .expire:
@@ -52,8 +52,7 @@ struct SummaryBatch {
 }
 
 extension SummaryBatch.Request {
-    /// An earlier request event's fields win; at the same time the first appended stays
-    /// (two request events make the row irregular, and the report then reads its events).
+    /// An earlier request event's fields win; at the same time the first appended stays.
     mutating func addRequest(ts: Int64, requester: String?, priority: String, environment: String?) {
         nreq += 1
         if rts == nil || ts < rts! {
@@ -61,22 +60,15 @@ extension SummaryBatch.Request {
         }
     }
 
-    /// The earliest decision wins; at the same time the smaller kind, then actor key
-    /// (byte order, as SQLite compares text and orders the lifecycle index).
+    /// The earliest decision wins; at the same time the first appended stays (the
+    /// event stored first, as the rebuild from the events picks).
     mutating func addDecision(ts: Int64, kind: EventKind, approver: String) {
         addClose(ts: ts)
-        if let d = dts, let k = dkind, let a = self.approver {
-            guard ts < d || (ts == d && Self.precedes((kind.description, approver), (k.description, a))) else { return }
-        }
-        dts = ts; dkind = kind; self.approver = approver
+        if dts == nil || ts < dts! { dts = ts; dkind = kind; self.approver = approver }
     }
 
     mutating func addClose(ts: Int64) {
         if cts == nil || ts < cts! { cts = ts }
     }
 
-    static func precedes(_ a: (String, String), _ b: (String, String)) -> Bool {
-        if a.0 != b.0 { return a.0.utf8.lexicographicallyPrecedes(b.0.utf8) }
-        return a.1.utf8.lexicographicallyPrecedes(b.1.utf8)
-    }
 }

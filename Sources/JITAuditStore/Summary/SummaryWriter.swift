@@ -27,10 +27,8 @@ struct SummaryWriter {
             """)
     }
 
-    private static let earlierDecision = """
-        (excluded.dts IS NOT NULL AND (dts IS NULL OR excluded.dts < dts \
-        OR (excluded.dts = dts AND (excluded.dkind, excluded.approver) < (dkind, approver))))
-        """
+    /// The row's events were all stored before the batch's: at the same time, the row's stays.
+    private static let earlierDecision = "(excluded.dts < dts OR (dts IS NULL AND excluded.dts IS NOT NULL))"
 
     func write(_ batch: SummaryBatch) throws(StoreError) {
         let s = upsertRequest
