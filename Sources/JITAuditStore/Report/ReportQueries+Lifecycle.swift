@@ -62,12 +62,14 @@ extension ReportQueries {
         // Through the time index for a short period; a period holding a good part
         // of the requests reads the table in key order instead (no row lookups).
         var span = (0, 0)
-        try query("SELECT min(rts), max(rts) FROM requests") { (st) throws(StoreError) in span = (st.int(0), st.int(1)) }
+        try query("SELECT (SELECT min(rts) FROM requests), (SELECT max(rts) FROM requests)") { (st) throws(StoreError) in span = (st.int(0), st.int(1)) }
         let whole = (u - p) * 3 > Int64(span.1 - span.0)
+        // (`NOT INDEXED` does not keep SQLite off requests_rts for a WITHOUT ROWID
+        // table; a unary plus on the column does.)
         let sql = """
             SELECT rts, requester, priority, environment, dts, dkind, approver, cts, request_id
-            FROM requests \(whole ? "NOT INDEXED" : "INDEXED BY requests_rts")
-            WHERE rts >= ?1 AND rts < ?3 AND nreq = 1 AND (cts IS NULL OR cts >= rts)
+            FROM requests \(whole ? "WHERE +rts >= ?1 AND +rts < ?3" : "INDEXED BY requests_rts WHERE rts >= ?1 AND rts < ?3")
+              AND nreq = 1 AND (cts IS NULL OR cts >= rts)
             """
         let names = figures.names
         try query(sql) { (st) throws(StoreError) in

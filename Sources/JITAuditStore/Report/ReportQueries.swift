@@ -29,10 +29,10 @@ package struct ReportRequest: Sendable {
 }
 
 extension AuditStore {
-    /// Computes every figure of the report with aggregate SQL: one pass over
-    /// the period's events groups them by request (on the covering
-    /// `events_lifecycle` index where the store has it), the rest reads that
-    /// per-request summary, the findings and the rejected lines.
+    /// Computes every figure of the report: the per-request figures in one
+    /// pass over the store's `requests` summary (schema 2; an older store's
+    /// events are grouped by request instead), event counts from the hourly
+    /// counts, the rest with aggregate SQL over the findings and rejected lines.
     package func report(_ request: ReportRequest) throws(StoreError) -> ReportData {
         guard request.since < request.until else {
             throw StoreError(.invalidState, "the report period is empty: --since must be before --until", path: path)
@@ -58,8 +58,10 @@ extension AuditStore {
     }
 }
 
-/// The report's SQL, on the store's connection. Per-request figures come from
-/// two temporary tables that live for one report:
+/// The report's SQL, on the store's connection. Per-request figures come
+/// from ``RequestFigures``' temporary tables, filled from the `requests`
+/// summary, or from two temporary tables grouped from the events (for the
+/// summary's irregular rows, and for a store without summaries):
 ///
 /// - `report_g`: one row per request id touched by an event in the current or
 ///   previous period, with event counts per type and period, the first
