@@ -4,7 +4,7 @@ extension ReportQueries {
     /// store has them, else from one pass over the periods' events.
     func buildLifecycle() throws(StoreError) {
         var figures = RequestFigures(since: s, until: u)
-        if request.useSummaries, try hasTable("requests") {
+        if request.useSummaries, !Self.fromEvents, try hasTable("requests") {
             try countEventsFromHours()
             try addRegularRequests(to: &figures)
             // The other requests as the events path sees them, from their own events.

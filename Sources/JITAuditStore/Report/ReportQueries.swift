@@ -77,6 +77,9 @@ struct ReportQueries {
 
     /// `JITAUDIT_REPORT_TRACE=1` prints each statement's time on stderr.
     static let trace = ProcessInfo.processInfo.environment["JITAUDIT_REPORT_TRACE"] == "1"
+    /// `JITAUDIT_REPORT_FROM_EVENTS=1` groups the events even where the store
+    /// has summaries: the same figures, slower; a check of the summaries.
+    static let fromEvents = ProcessInfo.processInfo.environment["JITAUDIT_REPORT_FROM_EVENTS"] == "1"
 
     static let eventTypes = ["request", "approve", "reject", "execute", "revoke", "cancel", "expire"]
 
