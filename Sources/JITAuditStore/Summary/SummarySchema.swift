@@ -50,7 +50,6 @@ enum SummarySchema {
         approver     TEXT,               -- its actor key
         cts          INTEGER             -- the first approve, reject, cancel or expire
     ) WITHOUT ROWID;
-    CREATE INDEX requests_rts ON requests (rts);
     CREATE INDEX requests_irregular ON requests (rts) WHERE nreq > 1 OR cts < rts;
 
     CREATE TABLE event_hours (
