@@ -38,8 +38,12 @@ enum SummarySchema {
     /// need it once these tables exist), so upgrading a large store rewrites
     /// none of its event pages.
     static let migration = """
+    -- A rowid table: new rows are appended and a request's later updates land
+    -- on recent pages, so a commit dirties fewer random pages than a table
+    -- clustered by the (random) request id; the id's unique index is written
+    -- once per request.
     CREATE TABLE requests (
-        request_id   TEXT PRIMARY KEY,
+        request_id   TEXT NOT NULL UNIQUE,
         nreq         INTEGER NOT NULL,   -- request events
         rts          INTEGER,            -- the first request event's time, NULL while none is stored
         requester    TEXT,               -- its requester's identity key (lower(trim()), as the report groups)
@@ -49,7 +53,7 @@ enum SummarySchema {
         dkind        TEXT,
         approver     TEXT,               -- its actor key
         cts          INTEGER             -- the first approve, reject, cancel or expire
-    ) WITHOUT ROWID;
+    );
     CREATE INDEX requests_irregular ON requests (rts) WHERE nreq > 1 OR cts < rts;
 
     CREATE TABLE event_hours (

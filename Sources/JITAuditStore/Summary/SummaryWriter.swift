@@ -32,8 +32,8 @@ struct SummaryWriter {
 
     func write(_ batch: SummaryBatch) throws(StoreError) {
         let s = upsertRequest
-        // In key order (String order: the byte order for ASCII ids, and cheaper to
-        // sort): consecutive upserts land on the same or nearby pages.
+        // In id order (String order: the byte order for ASCII ids, and cheaper to
+        // sort): consecutive lookups of the id index land on the same or nearby pages.
         for (id, r) in batch.requests.sorted(by: { $0.key < $1.key }) {
             s.bind(1, id); s.bind(2, r.nreq); s.bind(3, r.rts); s.bind(4, r.requester); s.bind(5, r.priority)
             s.bind(6, r.environment); s.bind(7, r.dts); s.bind(8, r.dkind?.description); s.bind(9, r.approver); s.bind(10, r.cts)
