@@ -38,6 +38,9 @@ struct WriterState {
     let updateHead: Statement
     let findSource: Statement
     let insertSource: Statement
+    let summary: SummaryWriter
+    /// The summary tables' part of the open transaction, written at commit.
+    var summaryBatch = SummaryBatch()
     var hasher = ChainHasher()
     var sources: [String: (id: Int64, path: [UInt8])] = [:]
     var committedHead: (seq: Int64, hash: [UInt8])
@@ -72,6 +75,7 @@ struct WriterState {
         updateHead = try conn.prepare("UPDATE chain SET head_seq = ?1, head_hash = ?2 WHERE id = 1")
         findSource = try conn.prepare("SELECT id FROM sources WHERE path = ?1")
         insertSource = try conn.prepare("INSERT INTO sources (path) VALUES (?1)")
+        summary = try SummaryWriter(conn: conn)
         let h = try conn.prepare("SELECT head_seq, head_hash FROM chain WHERE id = 1")
         guard try h.step(), let hash = h.blob(1), hash.count == 32 else {
             throw StoreError(.corrupt, "the chain table has no valid head row; the database was altered by hand", path: conn.path)
@@ -154,6 +158,7 @@ extension AuditStore {
             if let failure { throw failure }
             w.head = (seq, hash)
             w.pendingEvents += 1
+            w.summaryBatch.add(e)
         }
     }
 
@@ -214,7 +219,8 @@ extension AuditStore {
     package var pendingEvents: Int { writer?.pendingEvents ?? 0 }
 
     /// Makes everything written since the last commit durable in one
-    /// transaction, with an engine snapshot (covering every event appended so
+    /// transaction, with the report summaries of its events (see
+    /// ``SummarySchema``), and with an engine snapshot (covering every event appended so
     /// far) when one is given. On failure nothing of the batch is kept.
     package func commit(snapshot: EngineState? = nil, at now: Timestamp) throws(StoreError) {
         if snapshot == nil && !(writer?.inTransaction ?? false) { return }
@@ -224,6 +230,10 @@ extension AuditStore {
                 let s = w.upsertSnapshot
                 s.bind(1, SnapshotCodec.format); s.bind(2, w.head.seq); s.bindBlob(3, blob); s.bind(4, now.micros)
                 try s.run()
+            }
+            if !w.summaryBatch.isEmpty {
+                try w.summary.write(w.summaryBatch)
+                w.summaryBatch.removeAll()
             }
             if w.head.seq != w.committedHead.seq {
                 w.updateHead.bind(1, w.head.seq); w.updateHead.bindBlob(2, w.head.hash)
@@ -243,6 +253,7 @@ extension AuditStore {
         writer!.inTransaction = false
         writer!.head = writer!.committedHead
         writer!.pendingEvents = 0
+        writer!.summaryBatch.removeAll()
         writer!.sources = [:]
     }
 

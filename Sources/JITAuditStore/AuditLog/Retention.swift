@@ -15,7 +15,8 @@ extension AuditStore {
     /// first row stamped at or after `cutoff` (so a few late-arriving old rows
     /// stay until the prefix reaches them), and never past the engine
     /// snapshot, whose later events a restart replays. Rejected lines received
-    /// before `cutoff` go too. Findings are kept.
+    /// before `cutoff` go too. Findings are kept. The summary tables follow
+    /// the deleted rows in the same transactions (see ``SummaryPrune``).
     @discardableResult
     package func prune(olderThan cutoff: Timestamp, batchSize: Int = 10_000, now: Timestamp) throws(StoreError) -> PruneResult {
         guard writer != nil else { throw StoreError(.invalidState, "the database was opened for reading", path: path) }
@@ -25,6 +26,7 @@ extension AuditStore {
         guard try c.step() else { throw StoreError(.corrupt, "the chain table has no head row", path: path) }
         let headSeq = c.int64(0)
         var anchor = c.int64(1)
+        c.reset()  // an active statement would block the summary update's temporary table
         let snapshotSeq = try conn.scalarInt("SELECT through_seq FROM engine_snapshot WHERE id = 1") ?? 0
         let firstYoung = try conn.prepare("SELECT min(seq) FROM events WHERE ts >= ?1")
         firstYoung.bind(1, cutoff.micros)
@@ -32,6 +34,7 @@ extension AuditStore {
         let keepFrom = min(firstYoung.optionalInt64(0) ?? headSeq + 1, snapshotSeq + 1)
         firstYoung.reset()
 
+        let summary = try SummaryPrune(conn: conn)
         let hashOf = try conn.prepare("SELECT hash FROM events WHERE seq = ?1")
         let delete = try conn.prepare("DELETE FROM events WHERE seq >= ?1 AND seq < ?2")
         let move = try conn.prepare("UPDATE chain SET anchor_seq = ?1, anchor_hash = ?2 WHERE id = 1")
@@ -45,9 +48,11 @@ extension AuditStore {
                     throw StoreError(.corrupt, "row \(end - 1) of the audit log is missing; run `jitaudit verify` before pruning", path: path)
                 }
                 hashOf.reset()
+                try summary.beforeDeleting(from: anchor, to: end)
                 delete.bind(1, anchor); delete.bind(2, end)
                 try delete.run()
                 result.events += conn.changes
+                try summary.afterDeleting()
                 move.bind(1, end); move.bindBlob(2, h)
                 try move.run()
                 try conn.exec("COMMIT", "committing a prune batch")

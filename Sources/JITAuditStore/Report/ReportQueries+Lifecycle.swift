@@ -1,7 +1,46 @@
 extension ReportQueries {
+    /// Fills `report_counts` (events per type and period) and the per-request
+    /// figures (see ``RequestFigures``): from the summary tables where the
+    /// store has them, else from one pass over the periods' events.
+    func buildLifecycle() throws(StoreError) {
+        var figures = RequestFigures(since: s, until: u)
+        if request.useSummaries, !Self.fromEvents, try hasTable("requests") {
+            try countEventsFromHours()
+            try addRegularRequests(to: &figures)
+            // The other requests as the events path sees them, from their own events.
+            try query("""
+                CREATE TEMP TABLE report_irregular AS
+                SELECT request_id FROM requests INDEXED BY requests_irregular WHERE (nreq > 1 OR cts < rts) AND rts < ?3
+                """) { _ throws(StoreError) in }
+            if try scalar("SELECT count(*) FROM report_irregular") > 0 {
+                try groupRequests(source: """
+                    events INDEXED BY events_request
+                    WHERE request_id IN (SELECT request_id FROM temp.report_irregular) AND +ts >= ?1 AND +ts < ?3
+                    """, environment: "json_extract(raw, '$.environment')", counts: false)
+                try addGroupedRequests(to: &figures)
+            }
+        } else {
+            try groupEvents()
+            try addGroupedRequests(to: &figures)
+        }
+        try figures.store(self)
+    }
+
+    /// The rows of `report_rq` (requests as grouped from their events).
+    func addGroupedRequests(to figures: inout RequestFigures) throws(StoreError) {
+        let names = figures.names
+        try query("""
+            SELECT rts, requester, priority, environment, dts, dkind, approver, closes, request_id FROM report_rq WHERE rts >= ?1 AND rts < ?3
+            """) { (st) throws(StoreError) in
+            let dts = st.isNull(4) ? nil : Optional(st.int64(4))
+            figures.add(rts: st.int64(0), requester: names.id(st, 1), priority: names.id(st, 2), environment: names.id(st, 3),
+                        dts: dts, dkind: names.id(st, 5), approver: names.id(st, 6), closed: st.int(7) > 0, requestID: { st.string(8) })
+        }
+    }
+
     /// Fills `report_g` and `report_rq` in one pass over `[previous since, until)`,
     /// and `report_counts` (events per type and period).
-    func buildLifecycle() throws(StoreError) {
+    func groupEvents() throws(StoreError) {
         // The whole index costs about a third of what the time index, a row
         // lookup and a sort cost per event: worth it when the periods hold more
         // than a third of the log (and more than a few events).
@@ -34,9 +73,17 @@ extension ReportQueries {
                 FROM report_e GROUP BY event
                 """) { _ throws(StoreError) in }
         }
+        try groupRequests(source: source, environment: env, counts: wide)
+        try query("DROP TABLE IF EXISTS temp.report_e") { _ throws(StoreError) in }
+    }
+
+    /// Groups the events of `source` by request id into `report_g`, then keeps
+    /// in `report_rq` those with a `request` event there; with `counts`, also
+    /// fills `report_counts` from the same pass.
+    func groupRequests(source: String, environment env: String, counts withCounts: Bool) throws(StoreError) {
         // On the wide path the event counts per type ride along in the one pass.
         var counts: [String] = []
-        for (n, t) in Self.eventTypes.enumerated() where wide {
+        for (n, t) in Self.eventTypes.enumerated() where withCounts {
             counts.append(",\n       count(CASE WHEN event = '\(t)' AND ts >= ?2 THEN 1 END) AS c\(n)")
             counts.append(", count(CASE WHEN event = '\(t)' AND ts < ?2 THEN 1 END) AS p\(n)")
         }
@@ -58,8 +105,7 @@ extension ReportQueries {
             FROM \(source)
             GROUP BY request_id
             """) { _ throws(StoreError) in }
-        try query("DROP TABLE IF EXISTS temp.report_e") { _ throws(StoreError) in }
-        if wide {
+        if withCounts {
             let sums = Self.eventTypes.indices.map { "total(c\($0)) AS c\($0), total(p\($0)) AS p\($0)" }.joined(separator: ", ")
             let rows = Self.eventTypes.enumerated().map { "SELECT '\($1)', c\($0), p\($0) FROM t" }.joined(separator: " UNION ALL ")
             try query("CREATE TEMP TABLE report_counts AS WITH t AS MATERIALIZED (SELECT \(sums) FROM report_g) \(rows)") { _ throws(StoreError) in }
@@ -88,10 +134,7 @@ extension ReportQueries {
         var r = (ReportData.Compared(key: "made", current: 0, previous: 0),
                  ReportData.Compared(key: "decided", current: 0, previous: 0),
                  ReportData.Compared(key: "approved", current: 0, previous: 0))
-        try query("""
-            SELECT rts >= ?2, count(*), count(dts), count(CASE WHEN dkind = 'approve' THEN 1 END)
-            FROM report_rq WHERE rts >= ?1 AND rts < ?3 GROUP BY 1
-            """) { (st) throws(StoreError) in
+        try query("SELECT cur, made, decided, approved FROM report_made") { (st) throws(StoreError) in
             if st.int(0) == 1 { r.0.current = st.int(1); r.1.current = st.int(2); r.2.current = st.int(3) } else {
                 r.0.previous = st.int(1); r.1.previous = st.int(2); r.2.previous = st.int(3)
             }
@@ -102,21 +145,14 @@ extension ReportQueries {
     /// Latency, pending requests and stale requests by environment.
     func bottlenecks() throws(StoreError) -> ReportData.Bottlenecks {
         // Decisions per (environment, second): the overall figures and the
-        // histogram are sums over it, so the per-request rows are sorted once for the three.
-        let decided = "FROM report_rq WHERE rts >= ?2 AND rts < ?3 AND dts IS NOT NULL"
-        try query("""
-            CREATE TEMP TABLE report_lat AS
-            SELECT coalesce(environment, '(none)') AS k, (dts - rts) / 1000000 AS sec, count(*) AS n \(decided) GROUP BY k, sec
-            """) { _ throws(StoreError) in }
+        // histogram are sums over it.
         let overall = try latency(counts: "SELECT 'all' AS k, sec, sum(n) AS n FROM report_lat GROUP BY sec", limit: 1).first
             ?? ReportData.LatencyStats(key: "all", decisions: 0, p50: nil, p90: nil, p99: nil, max: nil)
         let latency = ReportData.Latency(
             overall: overall,
             byEnvironment: try latency(counts: "SELECT k, sec, n FROM report_lat", limit: 50),
-            byPriority: try latency(counts: "SELECT priority AS k, (dts - rts) / 1000000 AS sec, count(*) AS n \(decided) GROUP BY k, sec",
-                                    limit: 10).sorted { Self.priorityRank($0.key) > Self.priorityRank($1.key) },
-            byApprover: try latency(counts: "SELECT approver AS k, (dts - rts) / 1000000 AS sec, count(*) AS n \(decided) GROUP BY k, sec",
-                                    limit: request.top),
+            byPriority: try latency(counts: "SELECT k, sec, n FROM report_lat_pri", limit: 10).sorted { Self.priorityRank($0.key) > Self.priorityRank($1.key) },
+            byApprover: try latency(counts: "SELECT k, sec, n FROM report_lat_appr", limit: request.top),
             histogram: try buckets(Self.latencyBuckets, source: "SELECT sec AS v, n FROM report_lat"))
         let medians = Dictionary(latency.byEnvironment.map { ($0.key, $0.p50) }, uniquingKeysWith: { a, _ in a })
         return ReportData.Bottlenecks(latency: latency, pending: try pending(), stale: try stale(medians: medians))
@@ -169,17 +205,15 @@ extension ReportQueries {
     }
 
     func pending() throws(StoreError) -> ReportData.Pending {
-        let condition = "rts >= ?2 AND rts < ?3 AND closes = 0"
         var oldest: [ReportData.PendingRequest] = []
         try query("""
-            SELECT request_id, requester, rts, priority, environment FROM report_rq WHERE \(condition)
-            ORDER BY rts, request_id LIMIT 50
+            SELECT request_id, requester, rts, priority, environment FROM report_pending ORDER BY rts, request_id LIMIT 50
             """) { (st) throws(StoreError) in
             let rts = st.int64(2)
             oldest.append(.init(requestID: st.string(0), requester: st.string(1), requestedAt: Self.time(rts),
                                 ageSeconds: Int((u - rts) / 1_000_000), priority: st.string(3), environment: st.text(4)))
         }
-        let byAge = try buckets(Self.ageBuckets, source: "SELECT (?3 - rts) / 1000000 AS v, 1 AS n FROM report_rq WHERE \(condition)")
+        let byAge = try buckets(Self.ageBuckets, source: "SELECT (?3 - rts) / 1000000 AS v, 1 AS n FROM report_pending")
         return .init(count: byAge.reduce(0) { $0 + $1.count }, byAge: byAge, oldest: oldest)
     }
 
@@ -199,8 +233,7 @@ extension ReportQueries {
         // Requests per (environment, first decider), undecided ones under NULL: the
         // environment's request count is their sum, its usual approvers the top five.
         try query("""
-            WITH a AS (SELECT coalesce(environment, '(none)') AS env, approver, count(*) AS n FROM report_rq
-                       WHERE rts >= ?2 AND rts < ?3 GROUP BY env, approver),
+            WITH a AS (SELECT env, approver, n FROM report_stale),
                  r AS (SELECT env, approver, sum(n) OVER (PARTITION BY env) AS requests,
                               row_number() OVER (PARTITION BY env ORDER BY approver IS NULL, n DESC, approver) AS k FROM a)
             SELECT env, approver, requests FROM r WHERE k <= 5 ORDER BY env, k
@@ -215,14 +248,8 @@ extension ReportQueries {
 
     /// Approvals per approver and per requester–approver pair, with the reverse direction.
     func approverLoad() throws(StoreError) -> ReportData.ApproverLoad {
-        // Approvals per (requester, approver): one sort of the per-request rows;
-        // the approvers' figures are sums over it.
-        try query("""
-            CREATE TEMP TABLE report_pairs AS
-            SELECT requester, approver, count(*) AS n FROM report_rq
-            WHERE rts >= ?2 AND rts < ?3 AND dkind = 'approve' GROUP BY requester, approver
-            """) { _ throws(StoreError) in }
-        defer { try? conn.exec("DROP TABLE IF EXISTS temp.report_pairs") }
+        // Approvals per (requester, approver) are in report_pairs; the approvers'
+        // figures are sums over it.
         let total = try scalar("SELECT coalesce(sum(n), 0) FROM report_pairs")
         var approvers: [ReportData.ApproverCount] = []
         try query("""

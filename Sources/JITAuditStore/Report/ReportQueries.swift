@@ -14,6 +14,9 @@ package struct ReportRequest: Sendable {
     /// log, read the covering `events_lifecycle` index whole (where the store
     /// has it) instead of the time index and a sort.
     package var wideScanThreshold = 200_000
+    /// Reads the summary tables (schema 2) where the store has them; false
+    /// groups the events themselves, as for an older store (tests compare both).
+    package var useSummaries = true
 
     package init(since: Timestamp, until: Timestamp, calendar: BusinessCalendar) {
         self.since = since
@@ -26,10 +29,10 @@ package struct ReportRequest: Sendable {
 }
 
 extension AuditStore {
-    /// Computes every figure of the report with aggregate SQL: one pass over
-    /// the period's events groups them by request (on the covering
-    /// `events_lifecycle` index where the store has it), the rest reads that
-    /// per-request summary, the findings and the rejected lines.
+    /// Computes every figure of the report: the per-request figures in one
+    /// pass over the store's `requests` summary (schema 2; an older store's
+    /// events are grouped by request instead), event counts from the hourly
+    /// counts, the rest with aggregate SQL over the findings and rejected lines.
     package func report(_ request: ReportRequest) throws(StoreError) -> ReportData {
         guard request.since < request.until else {
             throw StoreError(.invalidState, "the report period is empty: --since must be before --until", path: path)
@@ -55,8 +58,10 @@ extension AuditStore {
     }
 }
 
-/// The report's SQL, on the store's connection. Per-request figures come from
-/// two temporary tables that live for one report:
+/// The report's SQL, on the store's connection. Per-request figures come
+/// from ``RequestFigures``' temporary tables, filled from the `requests`
+/// summary, or from two temporary tables grouped from the events (for the
+/// summary's irregular rows, and for a store without summaries):
 ///
 /// - `report_g`: one row per request id touched by an event in the current or
 ///   previous period, with event counts per type and period, the first
@@ -72,31 +77,33 @@ struct ReportQueries {
 
     /// `JITAUDIT_REPORT_TRACE=1` prints each statement's time on stderr.
     static let trace = ProcessInfo.processInfo.environment["JITAUDIT_REPORT_TRACE"] == "1"
+    /// `JITAUDIT_REPORT_FROM_EVENTS=1` groups the events even where the store
+    /// has summaries: the same figures, slower; a check of the summaries.
+    static let fromEvents = ProcessInfo.processInfo.environment["JITAUDIT_REPORT_FROM_EVENTS"] == "1"
 
     static let eventTypes = ["request", "approve", "reject", "execute", "revoke", "cancel", "expire"]
 
     /// Temporary tables need writes to the temp schema: a reader connection is
     /// opened with `SQLITE_OPEN_READONLY`, so lifting `query_only` for the
-    /// report cannot write to the database file itself.
+    /// report cannot write to the database file itself. The report runs in one
+    /// read transaction: every statement sees the same snapshot, so the summary
+    /// tables and the events read beside them agree while a daemon writes.
     func begin() throws(StoreError) {
         try conn.exec("""
             PRAGMA query_only = OFF;
             PRAGMA temp_store = MEMORY;
-            DROP TABLE IF EXISTS temp.report_e;
-            DROP TABLE IF EXISTS temp.report_counts;
-            DROP TABLE IF EXISTS temp.report_g;
-            DROP TABLE IF EXISTS temp.report_rq;
-            DROP TABLE IF EXISTS temp.report_lat;
-            DROP TABLE IF EXISTS temp.report_pairs;
+            \(Self.dropTables)
+            BEGIN;
             """, "preparing the report")
     }
 
+    static let tempTables = ["report_e", "report_counts", "report_g", "report_rq", "report_irregular", "report_made", "report_lat",
+                             "report_lat_pri", "report_lat_appr", "report_stale", "report_pairs", "report_pending"]
+    static var dropTables: String { tempTables.map { "DROP TABLE IF EXISTS temp.\($0);" }.joined(separator: "\n") }
+
     func end() {
-        try? conn.exec("""
-            DROP TABLE IF EXISTS temp.report_e; DROP TABLE IF EXISTS temp.report_counts;
-            DROP TABLE IF EXISTS temp.report_g; DROP TABLE IF EXISTS temp.report_rq; DROP TABLE IF EXISTS temp.report_lat;
-            DROP TABLE IF EXISTS temp.report_pairs;
-            """)
+        try? conn.exec(Self.dropTables)
+        if conn.inTransaction { try? conn.exec("COMMIT") }
         if conn.isReadOnly { try? conn.exec("PRAGMA query_only = ON") }
     }
 
@@ -126,6 +133,10 @@ struct ReportQueries {
         var out = 0
         try query(sql, extra) { (st) throws(StoreError) in out = st.int(0) }
         return out
+    }
+
+    func hasTable(_ name: String) throws(StoreError) -> Bool {
+        try scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?4", [.text(name)]) > 0
     }
 
     func hasIndex(_ name: String) throws(StoreError) -> Bool {

@@ -172,4 +172,5 @@ final class Statement {
     func blob(_ c: Int32) -> [UInt8]? { bytes(c).map { Array($0) } }
 
     func columnType(_ c: Int32) -> Int32 { sqlite3_column_type(stmt, c) }
+    var columnCount: Int { Int(sqlite3_column_count(stmt)) }
 }
