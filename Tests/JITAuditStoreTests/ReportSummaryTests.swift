@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import JITAuditCore
 @testable import JITAuditStore
 
 /// A random audit log with the awkward cases of a real one: reused request
@@ -15,7 +16,7 @@ struct GeneratedLog {
     /// `ties`: some requests get two decisions at the same microsecond (the first
     /// decision is then the one stored first).
     init(seed: UInt64, requests: Int, ties: Bool = false) {
-        var rng = SplitMix(seed)
+        var rng = SplitMix64(seed: seed)
         let people = ["alice", "Alice", "bob", "carol", "dave", " erin", "Erin", "frank", "grace"]
         let envs: [String?] = ["prod", "staging", "dev", nil, "Prod", "qa"]
         let priorities: [String?] = [nil, "low", "normal", "high", "critical"]
@@ -70,7 +71,7 @@ struct GeneratedLog {
 
     /// Appends the log to `store`, committing after uneven batches.
     func append(to store: AuditStore, from: Int = 0, to end: Int? = nil, seed: UInt64 = 7) throws {
-        var rng = SplitMix(seed)
+        var rng = SplitMix64(seed: seed)
         var untilCommit = 1 + rng.below(40)
         for (i, l) in lines[from..<(end ?? lines.count)].enumerated() {
             try store.append(try event(l.line), source: "/gen.jsonl", line: from + i + 1, offset: Int64(from + i) * 200, receivedAt: l.ts)
@@ -84,19 +85,6 @@ struct GeneratedLog {
     }
 }
 
-/// A small deterministic generator (SplitMix64).
-struct SplitMix {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-}
 
 /// The summary tables as stored, and as recomputed from the events by the
 /// migration's own SQL (in a transaction that is rolled back).
@@ -139,7 +127,7 @@ struct ReportSummaryTests {
     /// Periods that cut the log anywhere: whole history, halves, a few hours,
     /// odd microsecond edges, empty stretches.
     static func periods(_ log: GeneratedLog, seed: UInt64) -> [(Timestamp, Timestamp)] {
-        var rng = SplitMix(seed)
+        var rng = SplitMix64(seed: seed)
         let a = log.first.micros, b = log.last.micros + 1
         var out: [(Timestamp, Timestamp)] = [(Timestamp(micros: a - 86_400_000_000), Timestamp(micros: b + 86_400_000_000)),
                                              (Timestamp(micros: a), Timestamp(micros: b)),
