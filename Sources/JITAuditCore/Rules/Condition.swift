@@ -6,11 +6,19 @@ public indirect enum Condition: Sendable {
     case not(Condition)
     case field(FieldRef, Predicate)
     case time(TimeCondition)
+    /// The event's kind is one of these (bit per `EventKind.rawValue`): what
+    /// `event: [approve, reject]` loads as, tested without reading text.
+    case kinds(UInt8)
+
+    /// `event` one of `names` (already validated as event kinds).
+    static func kinds(_ names: [String]) -> Condition {
+        .kinds(names.compactMap { EventKind(name: $0) }.reduce(UInt8(0)) { $0 | (1 << $1.rawValue) })
+    }
 
     /// Whether evaluating it reads the request's context.
     var needsRequestContext: Bool {
         switch self {
-        case .always, .time: false
+        case .always, .time, .kinds: false
         case .all(let cs), .any(let cs): cs.contains { $0.needsRequestContext }
         case .not(let c): c.needsRequestContext
         case .field(let ref, let p): ref.needsRequestContext || p.needsRequestContext
@@ -29,6 +37,10 @@ public indirect enum Condition: Sendable {
         case .not(let c): return !c.evaluate(s, cal)
         case .field(let ref, let p): return p.test(s.value(ref), ref: ref, s)
         case .time(let t): return cal.matches(t, s.ts)
+        case .kinds(let mask):
+            // A finding has no event kind: the same as `event` reading absent.
+            guard let e = s.event else { return false }
+            return mask & (1 << e.kind.rawValue) != 0
         }
     }
 
@@ -36,6 +48,7 @@ public indirect enum Condition: Sendable {
     var eventKinds: Set<EventKind>? {
         switch self {
         case .field(.event(.event), .oneOf(let vs, _)): return Set(vs.compactMap { EventKind(name: $0) })
+        case .kinds(let mask): return Set(EventKind.allCases.filter { mask & (1 << $0.rawValue) != 0 })
         case .all(let cs):
             var result: Set<EventKind>?
             for c in cs { if let k = c.eventKinds { result = result.map { $0.intersection(k) } ?? k } }

@@ -74,6 +74,7 @@ struct ConditionLoader {
     mutating func fieldTest(_ ref: FieldRef, _ v: YAMLTree, _ what: String, _ d: inout [Diagnostic]) -> Condition? {
         if v.scalar != nil || v.items != nil {
             guard let values = v.strings(what, &d), let n = normalise(values, ref, ignoreCase: false, v.location, what, &d) else { return nil }
+            if ref == .event(.event) { return .kinds(n) }
             return .field(ref, .oneOf(n, ignoreCase: false))
         }
         guard let m = v.mapping(what, allowed: ConditionLoader.operators, &d) else { return nil }
