@@ -184,9 +184,7 @@ public struct Engine: Sendable {
     private mutating func threshold(_ i: Int, subject: Subject) {
         let rule = rules.rules[i]
         guard case .threshold(let t) = rule.kind, t.when.evaluate(subject, rules.calendars) else { return }
-        let groupValue = subject.value(t.groupBy)
-        guard let display = groupValue.text else { return }
-        let key = t.groupBy.isIdentity ? Identity.key(display) : display
+        guard let (display, key) = subject.groupKey(t.groupBy) else { return }
         let ts = subject.ts
         var w = perRule[i].windows.removeValue(forKey: key) ?? WindowState()
         w.expire(before: ts - t.window)
@@ -223,8 +221,7 @@ public struct Engine: Sendable {
         let rule = rules.rules[i]
         guard case .firstSeen(let fs) = rule.kind, let e = subject.event else { return }
         guard fs.learnFrom.evaluate(subject, rules.calendars) else { return }
-        guard let display = subject.value(fs.groupBy).text else { return }
-        let key = fs.groupBy.isIdentity ? Identity.key(display) : display
+        guard let (display, key) = subject.groupKey(fs.groupBy) else { return }
         var new: [(String, String)] = []
         perRule[i].baselines[key, default: Baseline(lastSeen: e.ts)].learn { base in
             if e.ts > base.lastSeen { base.lastSeen = e.ts }
@@ -285,8 +282,7 @@ public struct Engine: Sendable {
     private mutating func raise(_ i: Int, subject: Subject, ts: Timestamp, actor: String, requestID: String?,
                                 vars: [String: String], evidence: Evidence, discriminator: String = "") {
         let rule = rules.rules[i]
-        if let sup = rule.suppression, let keyText = subject.value(sup.by).text {
-            let key = sup.by.isIdentity ? Identity.key(keyText) : keyText
+        if let sup = rule.suppression, let (_, key) = subject.groupKey(sup.by) {
             if let last = perRule[i].lastFired[key], ts < last + sup.span { return }
             perRule[i].lastFired[key] = ts
         }

@@ -207,6 +207,14 @@ struct Subject {
 
     var ts: Timestamp { event?.ts ?? finding!.ts }
 
+    /// A value as a group key: its text, and the text compared (identities
+    /// trimmed and lower-cased). An event's own actor uses the key it carries.
+    func groupKey(_ ref: FieldRef) -> (display: String, key: String)? {
+        if findingBox == nil, let e = event, case .event(.actor) = ref { return (e.actor, e.actorKey) }
+        guard let display = value(ref).text else { return nil }
+        return (display, ref.isIdentity ? Identity.key(display) : display)
+    }
+
     func value(_ ref: FieldRef) -> FieldValue {
         if let f = findingBox?.finding {
             switch ref {
