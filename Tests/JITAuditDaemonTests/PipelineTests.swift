@@ -16,6 +16,8 @@ final class RecordingJournal: AuditJournal, @unchecked Sendable {
         var snapshots: [(through: Int64, seen: Int)] = []
         var inlineSnapshots = 0
         var commitStarted = 0
+        /// Ids of the findings committed, as a store keeps them (unique).
+        var findingIDs: Set<String> = []
     }
     let state = Mutex(State())
     private let gate = DispatchSemaphore(value: 0)
@@ -28,13 +30,16 @@ final class RecordingJournal: AuditJournal, @unchecked Sendable {
         gate.signal()
     }
 
-    func commit(_ batches: [DurableBatch]) throws {
+    func commit(_ batches: [DurableBatch]) throws -> Set<String> {
         state.withLock { $0.commitStarted += 1 }
         if holding.load(ordering: .relaxed) { gate.wait() }
-        state.withLock { s in
+        return state.withLock { s in
             s.commits.append(batches.map { $0.events.map(\.position.line) })
             s.committedEvents += batches.reduce(0) { $0 + $1.events.count }
             if batches.last?.engineState != nil { s.inlineSnapshots += 1 }
+            var stored: Set<String> = []
+            for f in batches.flatMap(\.findings) where !s.findingIDs.insert(f.id).inserted { stored.insert(f.id) }
+            return stored
         }
     }
 
@@ -114,6 +119,21 @@ struct PipelineTests {
         // One self-approval per request/approve pair.
         let selfApprovals = delivered.selfApprovals
         #expect(selfApprovals == 5 + 3 * 3)
+    }
+
+    /// A finding the journal already holds (raised again by an engine that
+    /// resumed from an older state) is not delivered to the sinks twice.
+    @Test func findingsAlreadyStoredAreNotDeliveredAgain() async throws {
+        let journal = RecordingJournal()
+        let first = Delivered()
+        _ = try await Self.pipeline(journal, delivered: first).submit(Self.batch("a", lines: 0..<6))
+        #expect(first.selfApprovals == 3)
+        // A second pipeline over the same journal, as after a restart whose
+        // engine state predates these events: the same findings come again.
+        let again = Delivered()
+        _ = try await Self.pipeline(journal, delivered: again).submit(Self.batch("a", lines: 0..<8))
+        #expect(again.selfApprovals == 1, "only the new request's self-approval: \(again.findings.withLock { $0.map(\.requestID) })")
+        #expect(journal.state.withLock { $0.findingIDs.count } == 4)
     }
 
     /// One source handing over batches without waiting (`enqueue`): those

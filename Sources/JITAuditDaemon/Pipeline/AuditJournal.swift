@@ -60,12 +60,15 @@ public struct ResumePoint {
 /// now and then (encoding the state is costly); between them every accepted
 /// event is in the audit log, so a restart restores the snapshot and feeds
 /// the engine the events logged after it: the findings equal those of an
-/// uninterrupted run, and finding ids make re-raised ones no-ops.
+/// uninterrupted run, and finding ids make re-raised ones no-ops (neither
+/// stored nor sent to the sinks a second time).
 public protocol AuditJournal: AnyObject {
     /// Writes the batches in order in one transaction, each with its own
     /// `receivedAt`; an engine state is taken from the last batch only (it
-    /// covers the events of all of them).
-    func commit(_ batches: [DurableBatch]) throws
+    /// covers the events of all of them). Returns the ids of the batches'
+    /// findings that were stored already (raised again after a restart).
+    @discardableResult
+    func commit(_ batches: [DurableBatch]) throws -> Set<String>
     /// Seq of the newest committed event.
     var committedSeq: Int64 { get }
     /// Encodes an engine state for ``saveSnapshot(encoded:throughSeq:at:)``.
@@ -83,5 +86,6 @@ public protocol AuditJournal: AnyObject {
 }
 
 extension AuditJournal {
-    public func commit(_ batch: DurableBatch) throws { try commit([batch]) }
+    @discardableResult
+    public func commit(_ batch: DurableBatch) throws -> Set<String> { try commit([batch]) }
 }

@@ -241,11 +241,11 @@ public actor Pipeline: LineIntake {
         let parts = group.parts
         Task {
             let result = await journal.result { j in
-                try j.commit(parts)
-                return j.committedSeq
+                let stored = try j.commit(parts)
+                return (seq: j.committedSeq, stored: stored)
             }
-            committed(group, result.map { _ in })
-            if let background, case .success(let seq) = result { saveSnapshot(background, throughSeq: seq, at: now) }
+            committed(group, result.map(\.stored))
+            if let background, case .success(let r) = result { saveSnapshot(background, throughSeq: r.seq, at: now) }
         }
     }
 
@@ -271,17 +271,20 @@ public actor Pipeline: LineIntake {
         }
     }
 
-    private func committed(_ group: Group, _ result: Result<Void, any Error>) {
+    private func committed(_ group: Group, _ result: Result<Set<String>, any Error>) {
         committing = false
         inFlight = nil
         switch result {
-        case .success:
-            let findings = group.parts.flatMap(\.findings)
+        case .success(let stored):
+            // A finding already stored was delivered before a restart (the
+            // engine raised it again: a deadline reached by the wall clock is
+            // not in the log, so it fires again after a resume).
+            let findings = group.parts.flatMap(\.findings).filter { !stored.contains($0.id) }
             if !findings.isEmpty { deliver(findings) }
         case .failure:
             counters.commitFailures += 1
         }
-        group.done.finish(result)
+        group.done.finish(result.map { _ in })
         startCommit()
     }
 }

@@ -12,8 +12,10 @@ public final class StoreJournal: AuditJournal {
         self.path = path
     }
 
-    public func commit(_ batches: [DurableBatch]) throws {
-        guard let last = batches.last else { return }
+    @discardableResult
+    public func commit(_ batches: [DurableBatch]) throws -> Set<String> {
+        guard let last = batches.last else { return [] }
+        var stored: Set<String> = []
         assert(batches.dropLast().allSatisfy { $0.engineState == nil }, "only the last batch of a commit may carry a snapshot")
         do {
             for b in batches {
@@ -22,13 +24,14 @@ public final class StoreJournal: AuditJournal {
                                      peer: a.peer.map { JITAuditStore.PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid) }, receivedAt: b.receivedAt)
                 }
                 for r in b.rejections { try reject(r, at: b.receivedAt) }
-                for f in b.findings { try store.record(f, recordedAt: b.receivedAt) }
+                for f in b.findings where try !store.record(f, recordedAt: b.receivedAt) { stored.insert(f.id) }
                 if let c = b.checkpoint {
                     try store.save(SourceCheckpoint(path: c.path, device: c.device, inode: c.inode, fingerprint: c.fingerprint,
                                                     offset: c.offset, line: c.line), at: b.receivedAt)
                 }
             }
             try store.commit(snapshot: last.engineState, at: last.receivedAt)
+            return stored
         } catch {
             store.rollback()
             throw error
