@@ -104,6 +104,56 @@ import Glibc
         #expect(!d.findings.contains { $0.rule == "stale_request" }, "\(d.findings)")
     }
 
+    /// A deadline reached by the wall clock (not by an event) fires, and the
+    /// daemon is killed before any snapshot covers that: after the restart
+    /// the engine raises the finding again, and it must not reach the sinks
+    /// a second time (it is stored once); a new finding after the restart
+    /// still does.
+    @Test func aFindingRaisedAgainAfterARestartIsNotDeliveredTwice() throws {
+        let dir = try temporaryDirectory()
+        let rules = dir.appendingPathComponent("rules.yaml")
+        try """
+        rules:
+          - id: quick_stale
+            severity: low
+            type: absence
+            when: {event: request}
+            expect: [approve]
+            within: 2s
+            summary: "request {request_id} got no approve within {within}"
+        """.write(to: rules, atomically: true, encoding: .utf8)
+        // No periodic snapshot (1 h): the state after the finding is never saved.
+        try """
+        database: \(dir.appendingPathComponent("jitaudit.db").path)
+        sinks: {stdout: json, journal: false, syslog: false}
+        status_interval: 1s
+        snapshot_interval: 1h
+        allowed_lateness: 1s
+        rules: [\(rules.path)]
+        sources:
+          socket: {path: \(dir.appendingPathComponent("jitaudit.sock").path)}
+        """.write(to: dir.appendingPathComponent("jitaudit.yaml"), atomically: true, encoding: .utf8)
+        let fmt = ISO8601DateFormatter()
+        let first = try Daemon(dir: dir)
+        try first.start()
+        try first.emit(line(fmt.string(from: Date()), "request", "r-before", "alice") + "\n")
+        try waitUntil("the wall clock to reach the deadline", timeout: 20) { first.findings.contains { $0.requestID == "r-before" } }
+        first.kill9()
+        // The killed daemon left its socket file; wait for the new one's.
+        try FileManager.default.removeItem(atPath: first.socket)
+
+        let second = try Daemon(dir: dir)
+        try second.start()
+        // A new event moves event time past the old deadline again (a restart
+        // does not know how far the wall clock had taken it).
+        try second.emit(line(fmt.string(from: Date()), "request", "r-after", "bob") + "\n")
+        try waitUntil("the new request's finding", timeout: 20) { second.findings.contains { $0.requestID == "r-after" } }
+        #expect(try second.stop() == 0)
+        #expect(!second.findings.contains { $0.requestID == "r-before" }, "delivered twice: \(second.findings)")
+        #expect(try second.sql("SELECT request_id, count(*) FROM findings GROUP BY request_id ORDER BY request_id")
+                == ["r-after|1", "r-before|1"])
+    }
+
     /// kill -9 at random moments while a file is tailed, restart each time:
     /// the findings table ends equal to an uninterrupted replay's.
     @Test func killNineAndRestartGivesTheFindingsOfAnUninterruptedRun() throws {
