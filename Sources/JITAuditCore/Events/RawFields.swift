@@ -106,18 +106,15 @@ struct RawFields {
 
     /// An enum field, matched on its bytes against the case names (no
     /// `String` is built unless the value is rejected).
-    func enumValue<T: CaseIterable & CustomStringConvertible & RawRepresentable<UInt8>>(_ f: Field, _: T.Type) throws(Rejection) -> T? {
+    func enumValue<T: CaseIterable & CustomStringConvertible>(_ f: Field, _: T.Type) throws(Rejection) -> T? {
         guard has(f) else { return nil }
         let s = spans[f.rawValue]
         if !s.hasEscapes {
             let n = s.end - s.start
-            // By raw value rather than `allCases`, which would allocate an array per call.
-            var raw: UInt8 = 0
-            while let c = T(rawValue: raw) {
+            for c in T.allCases {
                 var name = c.description
                 let same = name.withUTF8 { u in u.count == n && memcmp(u.baseAddress!, p.baseAddress! + s.start, n) == 0 }
                 if same { return c }
-                raw += 1
             }
         } else if let text = string(f), let c = T.allCases.first(where: { $0.description == text }) {
             return c
