@@ -39,6 +39,10 @@ struct WriterState {
     let findSource: Statement
     let insertSource: Statement
     let summary: SummaryWriter
+    let keys: KeyIndexWriter
+    /// Events through this seq are in the key tables: as committed, and in the open transaction.
+    var committedKeyedThrough: Int64
+    var keyedThrough: Int64
     /// The summary tables' part of the open transaction, written at commit.
     var summaryBatch = SummaryBatch()
     var hasher = ChainHasher()
@@ -76,6 +80,9 @@ struct WriterState {
         findSource = try conn.prepare("SELECT id FROM sources WHERE path = ?1")
         insertSource = try conn.prepare("INSERT INTO sources (path) VALUES (?1)")
         summary = try SummaryWriter(conn: conn)
+        keys = try KeyIndexWriter(conn: conn)
+        committedKeyedThrough = try KeyIndexWriter.through(conn)
+        keyedThrough = committedKeyedThrough
         let h = try conn.prepare("SELECT head_seq, head_hash FROM chain WHERE id = 1")
         guard try h.step(), let hash = h.blob(1), hash.count == 32 else {
             throw StoreError(.corrupt, "the chain table has no valid head row; the database was altered by hand", path: conn.path)
@@ -235,6 +242,10 @@ extension AuditStore {
                 try w.summary.write(w.summaryBatch)
                 w.summaryBatch.removeAll()
             }
+            if w.head.seq - w.keyedThrough >= Int64(max(1, options.keyMergeEvents)) {
+                try w.keys.merge(after: w.keyedThrough, upTo: w.head.seq)
+                w.keyedThrough = w.head.seq
+            }
             if w.head.seq != w.committedHead.seq {
                 w.updateHead.bind(1, w.head.seq); w.updateHead.bindBlob(2, w.head.hash)
                 try w.updateHead.run()
@@ -242,6 +253,7 @@ extension AuditStore {
             try conn.exec("COMMIT", "committing a batch")
             w.inTransaction = false
             w.committedHead = w.head
+            w.committedKeyedThrough = w.keyedThrough
             w.pendingEvents = 0
         }
     }
@@ -252,6 +264,7 @@ extension AuditStore {
         if conn.inTransaction { try? conn.exec("ROLLBACK") }
         writer!.inTransaction = false
         writer!.head = writer!.committedHead
+        writer!.keyedThrough = writer!.committedKeyedThrough
         writer!.pendingEvents = 0
         writer!.summaryBatch.removeAll()
         writer!.sources = [:]

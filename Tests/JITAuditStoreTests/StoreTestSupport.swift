@@ -12,9 +12,12 @@ struct TempDB {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     }
 
-    func open(_ mode: AuditStore.Mode = .write, busyMs: Int32 = 5_000) throws -> AuditStore {
+    /// `keyMerge`: small by default, so most tests' logs are partly in the
+    /// key tables and partly after them (both halves of every lookup run).
+    func open(_ mode: AuditStore.Mode = .write, busyMs: Int32 = 5_000, keyMerge: Int = 97) throws -> AuditStore {
         var o = AuditStore.Options()
         o.busyTimeoutMilliseconds = busyMs
+        o.keyMergeEvents = keyMerge
         return try AuditStore(path: path, mode: mode, options: o)
     }
 

@@ -29,7 +29,8 @@ package struct ChainReport: Sendable {
 extension AuditStore {
     /// Walks the chain from its anchor to its head, recomputing every row's
     /// hash: an edited, deleted, inserted or reordered row is reported as the
-    /// first row whose stored hash, position or head does not match.
+    /// first row whose stored hash, position or head does not match. Then the
+    /// lookup tables are checked against the rows (``keyIndexProblem()``).
     package func verifyChain() throws(StoreError) -> ChainReport {
         let c = try conn.prepare("SELECT head_seq, head_hash, anchor_seq, anchor_hash FROM chain WHERE id = 1")
         guard try c.step(), let headHash = c.blob(1), let anchorHash = c.blob(3) else {
@@ -96,6 +97,8 @@ extension AuditStore {
             report.problem = problem(report.lastSeq + 1, "rows \(report.lastSeq + 1)…\(headSeq) are missing: the newest rows were deleted by hand", row: false)
         } else if previous != headHash {
             report.problem = problem(headSeq, "the newest row's hash differs from the recorded chain head: the head or the row was altered", row: false)
+        } else {
+            report.problem = try keyIndexProblem()
         }
         return report
     }

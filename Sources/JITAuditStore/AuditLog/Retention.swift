@@ -16,7 +16,8 @@ extension AuditStore {
     /// stay until the prefix reaches them), and never past the engine
     /// snapshot, whose later events a restart replays. Rejected lines received
     /// before `cutoff` go too. Findings are kept. The summary tables follow
-    /// the deleted rows in the same transactions (see ``SummaryPrune``).
+    /// the deleted rows in the same transactions (see ``SummaryPrune``), and so do
+    /// the key tables (``KeyIndexSchema``).
     @discardableResult
     package func prune(olderThan cutoff: Timestamp, batchSize: Int = 10_000, now: Timestamp) throws(StoreError) -> PruneResult {
         guard writer != nil else { throw StoreError(.invalidState, "the database was opened for reading", path: path) }
@@ -37,6 +38,11 @@ extension AuditStore {
         let summary = try SummaryPrune(conn: conn)
         let hashOf = try conn.prepare("SELECT hash FROM events WHERE seq = ?1")
         let delete = try conn.prepare("DELETE FROM events WHERE seq >= ?1 AND seq < ?2")
+        // The key tables lose the same rows (found by their whole key, so by primary key).
+        let unindex = [
+            try conn.prepare("DELETE FROM request_index WHERE (request_id, ts, seq) IN (SELECT request_id, ts, seq FROM events WHERE seq >= ?1 AND seq < ?2)"),
+            try conn.prepare("DELETE FROM actor_index WHERE (actor_key, ts, seq) IN (SELECT actor_key, ts, seq FROM events WHERE seq >= ?1 AND seq < ?2)"),
+        ]
         let move = try conn.prepare("UPDATE chain SET anchor_seq = ?1, anchor_hash = ?2 WHERE id = 1")
         while anchor < keepFrom {
             let end = min(anchor + Int64(max(1, batchSize)), keepFrom)
@@ -49,6 +55,10 @@ extension AuditStore {
                 }
                 hashOf.reset()
                 try summary.beforeDeleting(from: anchor, to: end)
+                for u in unindex {
+                    u.bind(1, anchor); u.bind(2, end)
+                    try u.run()
+                }
                 delete.bind(1, anchor); delete.bind(2, end)
                 try delete.run()
                 result.events += conn.changes

@@ -46,8 +46,14 @@ extension AuditStore {
             binds.append { bind(i, $0) }
             sql += " AND " + numbered(clause, i)
         }
-        if let v = filter.requestID { add("e.request_id = ?") { $1.bind($0, v) } }
-        if let v = filter.actor { let key = Identity.key(v); add("e.actor_key = ?") { $1.bind($0, key) } }
+        let indexed = try conn.hasKeyIndex()
+        if let v = filter.requestID {
+            add(KeyIndexSchema.requestFilter("= ?", alias: "e", indexed: indexed)) { $1.bind($0, v) }
+        }
+        if let v = filter.actor {
+            let key = Identity.key(v)
+            add(KeyIndexSchema.actorFilter("= ?", alias: "e", indexed: indexed)) { $1.bind($0, key) }
+        }
         if let v = filter.since { add("e.ts >= ?") { $1.bind($0, v.micros) } }
         if let v = filter.until { add("e.ts < ?") { $1.bind($0, v.micros) } }
         sql += " ORDER BY e.ts, e.seq"

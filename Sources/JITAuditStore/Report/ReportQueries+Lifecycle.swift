@@ -13,10 +13,18 @@ extension ReportQueries {
                 SELECT request_id FROM requests INDEXED BY requests_irregular WHERE (nreq > 1 OR cts < rts) AND rts < ?3
                 """) { _ throws(StoreError) in }
             if try scalar("SELECT count(*) FROM report_irregular") > 0 {
-                try groupRequests(source: """
-                    events INDEXED BY events_request
-                    WHERE request_id IN (SELECT request_id FROM temp.report_irregular) AND +ts >= ?1 AND +ts < ?3
-                    """, environment: "json_extract(raw, '$.environment')", counts: false)
+                // Their events, read in (request id, time, seq) order as the
+                // grouping's bare columns need (first decision: the one stored first).
+                let irregular = KeyIndexSchema.requestFilter("IN (SELECT request_id FROM temp.report_irregular)", indexed: try conn.hasKeyIndex())
+                try query("""
+                    CREATE TEMP TABLE report_ie AS
+                    SELECT request_id, ts, seq, event, actor_key, requester, priority,
+                           CASE WHEN event = 'request' THEN json_extract(raw, '$.environment') END AS environment
+                    FROM events WHERE \(irregular) AND +ts >= ?1 AND +ts < ?3
+                    """) { _ throws(StoreError) in }
+                try query("CREATE INDEX temp.report_ie_order ON report_ie (request_id, ts, seq)") { _ throws(StoreError) in }
+                try groupRequests(source: "report_ie INDEXED BY report_ie_order", environment: "environment", counts: false)
+                try query("DROP TABLE temp.report_ie") { _ throws(StoreError) in }
                 try addGroupedRequests(to: &figures)
             }
         } else {
@@ -222,7 +230,9 @@ extension ReportQueries {
     func stale(medians: [String: Int?]) throws(StoreError) -> [ReportData.StaleGroup] {
         var groups: [String: ReportData.StaleGroup] = [:]
         try query("""
-            SELECT coalesce((SELECT json_extract(e.raw, '$.environment') FROM events e WHERE e.request_id = f.request_id AND e.event = 'request' LIMIT 1), '(none)') AS env,
+            SELECT coalesce((SELECT json_extract(e.raw, '$.environment') FROM events e
+                             WHERE \(KeyIndexSchema.requestFilter("= f.request_id", alias: "e", indexed: try conn.hasKeyIndex())) AND e.event = 'request' LIMIT 1),
+                            '(none)') AS env,
                    count(*)
             FROM findings f WHERE f.rule = 'stale_request' AND f.ts >= ?2 AND f.ts < ?3 GROUP BY env
             """) { (st) throws(StoreError) in

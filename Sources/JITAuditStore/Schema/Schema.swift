@@ -19,6 +19,7 @@ enum Schema {
     static let migrations: [Migration] = [
         Migration(version: 1, name: "initial", sql: initial),
         Migration(version: 2, name: "report_summaries", sql: SummarySchema.migration),
+        Migration(version: 3, name: "bulk_key_index", sql: KeyIndexSchema.migration),
     ]
 
     // Every column of `events` except `hash` is covered by the hash chain (see

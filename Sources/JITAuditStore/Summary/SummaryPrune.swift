@@ -32,10 +32,11 @@ struct SummaryPrune {
     /// After they went: rebuilds the noted ids' rows from the events left.
     func afterDeleting() throws(StoreError) {
         let ids = "request_id IN (SELECT request_id FROM temp.summary_ids)"
+        let events = KeyIndexSchema.requestFilter("IN (SELECT request_id FROM temp.summary_ids)", indexed: try conn.hasKeyIndex())
         try conn.exec("""
             DELETE FROM event_hours WHERE n = 0;
             DELETE FROM requests WHERE \(ids);
-            \(SummarySchema.requestsSQL(filter: ids))
+            \(SummarySchema.requestsSQL(filter: events))
             DELETE FROM temp.summary_ids;
             """, "updating the report summaries")
     }

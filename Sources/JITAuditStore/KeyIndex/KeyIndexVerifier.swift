@@ -1,0 +1,44 @@
+extension AuditStore {
+    /// Checks the key tables against the audit log (see ``KeyIndexSchema``):
+    /// every row must name an event with that key and time, at or before
+    /// `index_state.through_seq`, and every such event must have its row. A
+    /// key row deleted by hand would hide an event from lookups by request
+    /// or actor while its hash chain stays intact, so `verify` reports it.
+    func keyIndexProblem() throws(StoreError) -> ChainReport.Problem? {
+        guard try conn.hasKeyIndex() else { return nil }
+        let through = try KeyIndexWriter.through(conn)
+        let head = try conn.scalarInt("SELECT head_seq FROM chain WHERE id = 1") ?? 0
+        if through > head {
+            // The writer would never index the events between the head and it, hiding them from lookups.
+            return .init(seq: through, reason: "index_state.through_seq is past the newest row (\(head)): the table was altered by hand")
+        }
+        for (table, column) in [("request_index", "request_id"), ("actor_index", "actor_key")] {
+            let stray = try conn.prepare("""
+                SELECT k.seq, CASE WHEN e.seq IS NULL THEN 1 WHEN k.seq > ?1 THEN 2 ELSE 3 END FROM \(table) k LEFT JOIN events e ON e.seq = k.seq
+                WHERE e.seq IS NULL OR e.\(column) IS NOT k.\(column) OR e.ts IS NOT k.ts OR k.seq > ?1 LIMIT 1
+                """)
+            stray.bind(1, through)
+            if try stray.step() {
+                let what = ["names no event of the log", "is past index_state.through_seq (\(through))",
+                            "does not match the event's \(column) and time"][stray.int(1) - 1]
+                return .init(seq: stray.int64(0), reason: "the \(table) row of this seq \(what): the table was altered by hand")
+            }
+            // With no stray row, equal counts mean every event has its row (the key includes the seq).
+            let rows = try conn.scalarInt("SELECT count(*) FROM \(table)") ?? 0
+            let indexed = try conn.prepare("SELECT count(*) FROM events WHERE seq <= ?1")
+            indexed.bind(1, through)
+            _ = try indexed.step()
+            if indexed.int64(0) == rows { continue }
+            let missing = try conn.prepare("""
+                SELECT e.seq FROM events e WHERE e.seq <= ?1
+                AND NOT EXISTS (SELECT 1 FROM \(table) k WHERE k.\(column) = e.\(column) AND k.ts = e.ts AND k.seq = e.seq) LIMIT 1
+                """)
+            missing.bind(1, through)
+            if try missing.step() {
+                return .init(seq: missing.int64(0),
+                             reason: "the event has no row in \(table) (lookups by \(column) would not find it): the table was altered by hand")
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,32 @@
+/// Copies the keys of the newest events into `request_index` and
+/// `actor_index` (see ``KeyIndexSchema``), sorted, so each touched page of
+/// those tables is written once per merge rather than once per commit.
+struct KeyIndexWriter {
+    private let requests: Statement
+    private let actors: Statement
+    private let through: Statement
+
+    init(conn: Connection) throws(StoreError) {
+        requests = try conn.prepare("INSERT INTO request_index SELECT request_id, ts, seq FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY 1, 2, 3")
+        actors = try conn.prepare("INSERT INTO actor_index SELECT actor_key, ts, seq FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY 1, 2, 3")
+        through = try conn.prepare("UPDATE index_state SET through_seq = ?1 WHERE id = 1")
+    }
+
+    /// Indexes events `(after, upTo]`, in the open transaction.
+    func merge(after: Int64, upTo: Int64) throws(StoreError) {
+        for s in [requests, actors] {
+            s.bind(1, after); s.bind(2, upTo)
+            try s.run()
+        }
+        through.bind(1, upTo)
+        try through.run()
+    }
+
+    /// How far the tables reach, as committed.
+    static func through(_ conn: Connection) throws(StoreError) -> Int64 {
+        guard let v = try conn.scalarInt("SELECT through_seq FROM index_state WHERE id = 1") else {
+            throw StoreError(.corrupt, "the index_state table has no row; the database was altered by hand", path: conn.path)
+        }
+        return v
+    }
+}

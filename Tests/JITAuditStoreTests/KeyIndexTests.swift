@@ -1,0 +1,142 @@
+import Foundation
+import Testing
+import JITAuditCore
+@testable import JITAuditStore
+
+/// The bulk-filled lookup tables of migration 3 (``KeyIndexSchema``).
+@Suite("Key tables")
+struct KeyIndexTests {
+    /// Seqs of one request's or actor's events, straight from `events` (no index involved).
+    static func direct(_ db: TempDB, _ column: String, _ value: String) throws -> [Int64] {
+        let c = try Connection(path: db.path, readOnly: true, create: false)
+        let s = try c.prepare("SELECT seq FROM events WHERE \(column) = ?1 ORDER BY ts, seq")
+        s.bind(1, value)
+        var out: [Int64] = []
+        while try s.step() { out.append(s.int64(0)) }
+        return out
+    }
+
+    static func lookup(_ store: AuditStore, request: String? = nil, actor: String? = nil) throws -> [Int64] {
+        var f = EventFilter()
+        f.requestID = request
+        f.actor = actor
+        var out: [Int64] = []
+        try store.events(f) { out.append($0.seq) }
+        return out
+    }
+
+    static func expectCompleteLookups(_ db: TempDB, _ store: AuditStore, _ log: GeneratedLog) throws {
+        let ids = Set(try log.lines.map { try event($0.line).requestID })
+        #expect(ids.count > 100)
+        for id in ids { #expect(try lookup(store, request: id) == direct(db, "request_id", id), "request \(id)") }
+        for actor in ["alice", "ALICE ", "bob", "erin", "jit-system", "nobody"] {
+            #expect(try lookup(store, actor: actor) == direct(db, "actor_key", Identity.key(actor)), "actor \(actor)")
+        }
+    }
+
+    @Test func lookupsFindMergedAndNewerEventsAlike() throws {
+        let db = try TempDB(); defer { db.cleanup() }
+        let log = GeneratedLog(seed: 71, requests: 400)
+        let store = try db.open(keyMerge: 250)
+        try log.append(to: store, seed: 71)
+        let through = try #require(try db.scalar("SELECT through_seq FROM index_state"))
+        let head = try #require(try db.scalar("SELECT max(seq) FROM events"))
+        // Both halves are in use: merged rows and a tail after them.
+        #expect(through >= 250 && through < head)
+        #expect(try db.scalar("SELECT count(*) FROM request_index") == through)
+        #expect(try db.scalar("SELECT count(*) FROM actor_index") == through)
+        try Self.expectCompleteLookups(db, store, log)
+        #expect(try store.verifyChain().isIntact)
+    }
+
+    @Test func aMergeRolledBackWithItsBatchLeavesTheTablesAsCommitted() throws {
+        let db = try TempDB(); defer { db.cleanup() }
+        let log = GeneratedLog(seed: 72, requests: 100)
+        let store = try db.open(keyMerge: 10)
+        try log.append(to: store, to: 50, seed: 72)
+        let through = try db.scalar("SELECT through_seq FROM index_state")
+        for (i, l) in log.lines[50..<80].enumerated() {
+            try store.append(try event(l.line), source: "/gen.jsonl", line: 51 + i, offset: 0, receivedAt: l.ts)
+        }
+        store.rollback()
+        #expect(try db.scalar("SELECT through_seq FROM index_state") == through)
+        try log.append(to: store, from: 50, seed: 73)
+        #expect(try db.scalar("SELECT count(*) FROM request_index") == (try db.scalar("SELECT through_seq FROM index_state")))
+        try Self.expectCompleteLookups(db, store, log)
+        #expect(try store.verifyChain().isIntact)
+    }
+
+    @Test func pruneTakesTheKeyRowsOfTheEventsItDeletes() throws {
+        let db = try TempDB(); defer { db.cleanup() }
+        let log = GeneratedLog(seed: 73, requests: 400)
+        let store = try db.open(keyMerge: 100)
+        try log.append(to: store, seed: 73)
+        try store.commit(snapshot: EngineState(), at: log.last)
+        let pruned = try store.prune(olderThan: Timestamp(micros: (log.first.micros + log.last.micros) / 2), batchSize: 37, now: log.last)
+        #expect(pruned.events > 0)
+        let kept = try #require(try db.scalar("SELECT count(*) FROM events WHERE seq <= (SELECT through_seq FROM index_state)"))
+        #expect(try db.scalar("SELECT count(*) FROM request_index") == kept)
+        #expect(try db.scalar("SELECT count(*) FROM actor_index") == kept)
+        #expect(try store.verifyChain().isIntact)
+        try Self.expectCompleteLookups(db, store, log)
+    }
+
+    /// Editing the key tables hides or invents events in lookups while the
+    /// hash chain stays intact: `verify` must still fail, naming the row.
+    @Test(arguments: [
+        ("DELETE FROM request_index WHERE seq = 40", "has no row in request_index"),
+        ("DELETE FROM actor_index WHERE seq = 41", "has no row in actor_index"),
+        ("UPDATE request_index SET request_id = 'other' WHERE seq = 42", "does not match"),
+        ("UPDATE actor_index SET ts = ts + 1 WHERE seq = 43", "does not match"),
+        ("INSERT INTO request_index VALUES ('ghost', 0, 999999)", "names no event"),
+        ("UPDATE index_state SET through_seq = (SELECT max(seq) FROM events) + 1", "is past the newest row"),
+        ("UPDATE index_state SET through_seq = through_seq - 1", "is past index_state.through_seq"),
+    ])
+    func verifyCatchesKeyTablesAlteredByHand(_ edit: String, _ message: String) throws {
+        let db = try TempDB(); defer { db.cleanup() }
+        let log = GeneratedLog(seed: 74, requests: 100)
+        let store = try db.open(keyMerge: 50)
+        try log.append(to: store, seed: 74)
+        #expect(try store.verifyChain().isIntact)
+        try db.sql(edit)
+        let report = try store.verifyChain()
+        let problem = try #require(report.problem)
+        #expect(problem.description.contains(message), "\(problem)")
+    }
+
+    @Test func migratingASchema2StoreFillsTheKeyTables() throws {
+        let db = try TempDB(); defer { db.cleanup() }
+        let log = GeneratedLog(seed: 75, requests: 300)
+        try log.append(to: try db.open(), seed: 75)
+        try ReportSummaryTests.downgradeToSchema2(db)
+        // A reader does not migrate: lookups use the old indexes.
+        do {
+            let reader = try db.open(.read)
+            try Self.expectCompleteLookups(db, reader, log)
+            #expect(try reader.verifyChain().isIntact)
+        }
+        let store = try db.open()
+        #expect(try store.migrations().map(\.version) == [1, 2, 3])
+        #expect(try db.scalar("SELECT through_seq FROM index_state") == (try db.scalar("SELECT max(seq) FROM events")))
+        #expect(try db.scalar("SELECT count(*) FROM sqlite_schema WHERE name IN ('events_request', 'events_actor')") == 0)
+        try Self.expectCompleteLookups(db, store, log)
+        #expect(try store.verifyChain().isIntact)
+    }
+}
+
+extension ReportSummaryTests {
+    /// A store as schema 2 left it: migration 3's changes taken back by hand.
+    static func downgradeToSchema2(_ db: TempDB) throws {
+        try db.sql("""
+            DROP VIEW events_of_request;
+            DROP VIEW events_of_actor;
+            DROP TABLE request_index;
+            DROP TABLE actor_index;
+            DROP TABLE index_state;
+            CREATE INDEX events_request ON events (request_id, ts);
+            CREATE INDEX events_actor ON events (actor_key, ts);
+            DELETE FROM schema_migrations WHERE version = 3;
+            PRAGMA user_version = 2;
+            """)
+    }
+}
