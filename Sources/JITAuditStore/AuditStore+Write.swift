@@ -258,6 +258,21 @@ extension AuditStore {
         }
     }
 
+    /// Copies the keys of every committed event not yet in the lookup tables
+    /// into them, in a transaction of its own, so lookups need no scan of
+    /// newer events (see ``KeyIndexSchema``). A bulk load calls it at its end.
+    package func mergeKeys() throws(StoreError) {
+        try commit(at: Timestamp(micros: 0))
+        guard let w = writer, w.committedHead.seq > w.committedKeyedThrough else { return }
+        try withWriter { (w) throws(StoreError) in
+            try w.keys.merge(after: w.keyedThrough, upTo: w.head.seq)
+            w.keyedThrough = w.head.seq
+            try conn.exec("COMMIT", "committing the lookup tables")
+            w.inTransaction = false
+            w.committedKeyedThrough = w.keyedThrough
+        }
+    }
+
     /// Drops everything written since the last commit.
     package func rollback() {
         guard writer != nil else { return }

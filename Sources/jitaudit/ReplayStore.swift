@@ -25,7 +25,10 @@ extension Replay {
     /// Only findings new to the store are printed, so a rerun prints nothing twice.
     func runWithStore(_ engine: Engine, format: OutputFormat, out: OutputWriter) throws {
         let path = storeOptions.db!
-        let store = try openStore(path, mode: .write, busyTimeout: storeOptions.busyTimeout, command: "replay")
+        // A bulk load: fewer, larger merges into the lookup tables cost less
+        // (measured: 10.6 s for 10^6 events at 262,144 against 11.8–12.0 s at
+        // the daemon's 16,384), and the last one runs at the end.
+        let store = try openStore(path, mode: .write, busyTimeout: storeOptions.busyTimeout, command: "replay", keyMergeEvents: 262_144)
         let started = DispatchTime.now()
         let emit: (Finding) -> Void = { f in out.writeLine(format == .json ? FindingFormat.json(f) : FindingFormat.text(f)) }
         var rejectionLog: OutputWriter?

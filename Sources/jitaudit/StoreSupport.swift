@@ -19,9 +19,10 @@ struct DatabaseOptions: ParsableArguments {
     }
 }
 
-func openStore(_ path: String, mode: AuditStore.Mode, busyTimeout: Int32, command: String) throws -> AuditStore {
+func openStore(_ path: String, mode: AuditStore.Mode, busyTimeout: Int32, command: String, keyMergeEvents: Int? = nil) throws -> AuditStore {
     var options = AuditStore.Options()
     options.busyTimeoutMilliseconds = busyTimeout
+    if let keyMergeEvents { options.keyMergeEvents = keyMergeEvents }
     do {
         return try AuditStore(path: path, mode: mode, options: options)
     } catch {

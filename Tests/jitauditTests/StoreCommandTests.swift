@@ -137,6 +137,9 @@ import Testing
             ("INSERT INTO events (seq, ts, event, request_id, actor, actor_key, priority, source_id, line, offset, received_at, raw, hash) "
              + "SELECT (SELECT max(seq) FROM events) + 1, ts, event, request_id, actor, actor_key, priority, source_id, line, offset, received_at, raw, hash "
              + "FROM events WHERE seq = 2", "inserted by hand"),
+            // The lookup tables (filled at the end of the replay): a key row
+            // deleted hides the event from `events --request-id`.
+            ("DELETE FROM request_index WHERE seq = 6", "row 6: the event has no row in request_index"),
         ]
         for (n, c) in cases.enumerated() {
             let db = dir.appendingPathComponent("v\(n).db").path

@@ -102,6 +102,7 @@ extension ReportQueries {
     func violations() throws(StoreError) -> ReportData.Violations {
         var lists: [String: [ReportData.Violation]] = [:]
         var counts: [String: Int] = [:]
+        let ofFinding = KeyIndexSchema.requestFilter("= f.request_id", alias: "e", indexed: try conn.hasKeyIndex())
         for rule in Self.violationRules {
             counts[rule] = try scalar("SELECT count(*) FROM findings WHERE rule = ?4 AND ts >= ?2 AND ts < ?3", [.text(rule)])
             var list: [ReportData.Violation] = []
@@ -109,7 +110,7 @@ extension ReportQueries {
                 SELECT f.id, f.ts, f.request_id, f.actor, f.summary, r.requester, r.ts, r.priority, json_extract(r.raw, '$.environment'),
                        json_extract(r.raw, '$.action'), json_extract(r.raw, '$.resource')
                 FROM findings f
-                LEFT JOIN events r ON r.seq = (SELECT e.seq FROM events e WHERE e.request_id = f.request_id AND e.event = 'request'
+                LEFT JOIN events r ON r.seq = (SELECT e.seq FROM events e WHERE \(ofFinding) AND e.event = 'request'
                                                ORDER BY e.ts LIMIT 1)
                 WHERE f.rule = ?4 AND f.ts >= ?2 AND f.ts < ?3 ORDER BY f.ts, f.id LIMIT ?5
                 """, [.text(rule), .int(Int64(Self.violationLimit))]) { (st) throws(StoreError) in

@@ -229,12 +229,15 @@ extension ReportQueries {
     /// request count, median latency and usual approvers.
     func stale(medians: [String: Int?]) throws(StoreError) -> [ReportData.StaleGroup] {
         var groups: [String: ReportData.StaleGroup] = [:]
+        // The environment of each stale request's earliest `request` event,
+        // looked up for all of them in one pass (not once per finding).
+        let ofStale = KeyIndexSchema.requestFilter("IN (SELECT request_id FROM s)", alias: "e", indexed: try conn.hasKeyIndex())
         try query("""
-            SELECT coalesce((SELECT json_extract(e.raw, '$.environment') FROM events e
-                             WHERE \(KeyIndexSchema.requestFilter("= f.request_id", alias: "e", indexed: try conn.hasKeyIndex())) AND e.event = 'request' LIMIT 1),
-                            '(none)') AS env,
-                   count(*)
-            FROM findings f WHERE f.rule = 'stale_request' AND f.ts >= ?2 AND f.ts < ?3 GROUP BY env
+            WITH s AS (SELECT request_id, count(*) AS n FROM findings
+                       WHERE rule = 'stale_request' AND ts >= ?2 AND ts < ?3 GROUP BY request_id),
+                 r AS (SELECT e.request_id, min(e.ts), json_extract(e.raw, '$.environment') AS env FROM events e
+                       WHERE \(ofStale) AND e.event = 'request' GROUP BY e.request_id)
+            SELECT coalesce(r.env, '(none)') AS env, sum(s.n) FROM s LEFT JOIN r ON r.request_id = s.request_id GROUP BY 1
             """) { (st) throws(StoreError) in
             let env = st.string(0, "(none)")
             groups[env] = .init(environment: env, staleRequests: st.int(1), requests: 0, usualApprovers: [], p50: nil)
