@@ -22,10 +22,13 @@ package final class AuditStore {
         /// SQLite page cache, in KiB.
         package var cacheKiB: Int = 64 * 1024
         /// Events after which a commit copies the newest keys into the
-        /// lookup tables (see ``KeyIndexSchema``). Larger merges write fewer
-        /// pages per event; the merging commit takes longer (about 1.5 µs per
-        /// event here), and lookups scan up to this many unmerged events.
-        package var keyMergeEvents: Int = 16_384
+        /// lookup tables (see ``KeyIndexSchema``). The merging commit takes
+        /// longer (about 2.5 µs per event here), which is what a live
+        /// finding waiting behind it feels: at 20,000 events/s, p99
+        /// event-to-finding was 52 ms with 16,384 and 28 ms with 4,096, at
+        /// the same throughput (`scripts/bench-live`). A bulk load uses
+        /// larger merges (fewer statements), `replay --db` 262,144.
+        package var keyMergeEvents: Int = 4_096
         package init() {}
     }
 

@@ -25,6 +25,13 @@ struct KeyIndexTests {
         return out
     }
 
+    /// A fresh store whose key tables use buckets of 8 events (so a small log spans many).
+    static func narrowBuckets(_ db: TempDB, keyMerge: Int) throws -> AuditStore {
+        _ = try db.open()
+        try db.sql("UPDATE index_state SET bucket_bits = 3")
+        return try db.open(keyMerge: keyMerge)
+    }
+
     static func expectCompleteLookups(_ db: TempDB, _ store: AuditStore, _ log: GeneratedLog) throws {
         let ids = Set(try log.lines.map { try event($0.line).requestID })
         #expect(ids.count > 100)
@@ -37,7 +44,7 @@ struct KeyIndexTests {
     @Test func lookupsFindMergedAndNewerEventsAlike() throws {
         let db = try TempDB(); defer { db.cleanup() }
         let log = GeneratedLog(seed: 71, requests: 400)
-        let store = try db.open(keyMerge: 250)
+        let store = try Self.narrowBuckets(db, keyMerge: 250)
         try log.append(to: store, seed: 71)
         let through = try #require(try db.scalar("SELECT through_seq FROM index_state"))
         let head = try #require(try db.scalar("SELECT max(seq) FROM events"))
@@ -45,6 +52,7 @@ struct KeyIndexTests {
         #expect(through >= 250 && through < head)
         #expect(try db.scalar("SELECT count(*) FROM request_index") == through)
         #expect(try db.scalar("SELECT count(*) FROM actor_index") == through)
+        #expect(try db.scalar("SELECT count(*) FROM index_buckets") == (through >> 3) + 1)
         try Self.expectCompleteLookups(db, store, log)
         #expect(try store.verifyChain().isIntact)
     }
@@ -69,7 +77,7 @@ struct KeyIndexTests {
     @Test func pruneTakesTheKeyRowsOfTheEventsItDeletes() throws {
         let db = try TempDB(); defer { db.cleanup() }
         let log = GeneratedLog(seed: 73, requests: 400)
-        let store = try db.open(keyMerge: 100)
+        let store = try Self.narrowBuckets(db, keyMerge: 100)
         try log.append(to: store, seed: 73)
         try store.commit(snapshot: EngineState(), at: log.last)
         let pruned = try store.prune(olderThan: Timestamp(micros: (log.first.micros + log.last.micros) / 2), batchSize: 37, now: log.last)
@@ -77,6 +85,9 @@ struct KeyIndexTests {
         let kept = try #require(try db.scalar("SELECT count(*) FROM events WHERE seq <= (SELECT through_seq FROM index_state)"))
         #expect(try db.scalar("SELECT count(*) FROM request_index") == kept)
         #expect(try db.scalar("SELECT count(*) FROM actor_index") == kept)
+        // Buckets wholly before the first kept row are gone from the list.
+        let first = try #require(try db.scalar("SELECT min(seq) FROM events"))
+        #expect(try db.scalar("SELECT min(bucket) FROM index_buckets") == first >> 3)
         #expect(try store.verifyChain().isIntact)
         try Self.expectCompleteLookups(db, store, log)
     }
@@ -88,14 +99,17 @@ struct KeyIndexTests {
         ("DELETE FROM actor_index WHERE seq = 41", "has no row in actor_index"),
         ("UPDATE request_index SET request_id = 'other' WHERE seq = 42", "does not match"),
         ("UPDATE actor_index SET ts = ts + 1 WHERE seq = 43", "does not match"),
-        ("INSERT INTO request_index VALUES ('ghost', 0, 999999)", "names no event"),
+        ("UPDATE request_index SET bucket = bucket + 1 WHERE seq = 44", "does not match"),
+        ("UPDATE actor_index SET bucket = 1000 WHERE seq = 45", "is in a bucket that index_buckets does not list"),
+        ("DELETE FROM index_buckets", "is in a bucket that index_buckets does not list"),
+        ("INSERT INTO request_index VALUES (0, 'ghost', 0, 999999)", "names no event"),
         ("UPDATE index_state SET through_seq = (SELECT max(seq) FROM events) + 1", "is past the newest row"),
         ("UPDATE index_state SET through_seq = through_seq - 1", "is past index_state.through_seq"),
     ])
     func verifyCatchesKeyTablesAlteredByHand(_ edit: String, _ message: String) throws {
         let db = try TempDB(); defer { db.cleanup() }
         let log = GeneratedLog(seed: 74, requests: 100)
-        let store = try db.open(keyMerge: 50)
+        let store = try Self.narrowBuckets(db, keyMerge: 50)
         try log.append(to: store, seed: 74)
         #expect(try store.verifyChain().isIntact)
         try db.sql(edit)
@@ -133,6 +147,7 @@ extension ReportSummaryTests {
             DROP TABLE request_index;
             DROP TABLE actor_index;
             DROP TABLE index_state;
+            DROP TABLE index_buckets;
             CREATE INDEX events_request ON events (request_id, ts);
             CREATE INDEX events_actor ON events (actor_key, ts);
             DELETE FROM schema_migrations WHERE version = 3;

@@ -39,9 +39,18 @@ extension AuditStore {
         let hashOf = try conn.prepare("SELECT hash FROM events WHERE seq = ?1")
         let delete = try conn.prepare("DELETE FROM events WHERE seq >= ?1 AND seq < ?2")
         // The key tables lose the same rows (found by their whole key, so by primary key).
+        let b = try KeyIndexWriter.bucketBits(conn)
         let unindex = [
-            try conn.prepare("DELETE FROM request_index WHERE (request_id, ts, seq) IN (SELECT request_id, ts, seq FROM events WHERE seq >= ?1 AND seq < ?2)"),
-            try conn.prepare("DELETE FROM actor_index WHERE (actor_key, ts, seq) IN (SELECT actor_key, ts, seq FROM events WHERE seq >= ?1 AND seq < ?2)"),
+            try conn.prepare("""
+                DELETE FROM request_index WHERE (bucket, request_id, ts, seq) IN
+                    (SELECT seq >> \(b), request_id, ts, seq FROM events WHERE seq >= ?1 AND seq < ?2)
+                """),
+            try conn.prepare("""
+                DELETE FROM actor_index WHERE (bucket, actor_key, ts, seq) IN
+                    (SELECT seq >> \(b), actor_key, ts, seq FROM events WHERE seq >= ?1 AND seq < ?2)
+                """),
+            // Buckets wholly before the first kept row are empty now.
+            try conn.prepare("DELETE FROM index_buckets WHERE bucket < (?2 >> \(b))"),
         ]
         let move = try conn.prepare("UPDATE chain SET anchor_seq = ?1, anchor_hash = ?2 WHERE id = 1")
         while anchor < keepFrom {

@@ -19,36 +19,54 @@
 /// `jitaudit verify` checks the tables against the log (a row deleted from
 /// them would otherwise hide an event from `jitaudit events --request-id`).
 enum KeyIndexSchema {
+    /// Key rows are clustered by `bucket` = `seq >> bucketBits` first: a
+    /// merge then inserts into the few pages of the newest bucket (and, in a
+    /// bulk load, appends to empty ones) instead of into pages spread over the
+    /// whole table, so its cost does not grow with the store. A lookup probes
+    /// each bucket listed in `index_buckets` (one per 65,536 events). The
+    /// width is kept in `index_state.bucket_bits`: the writer, prune and
+    /// verify read it there (tests narrow it to get many buckets).
+    static let bucketBits = 16
+
     static let migration = """
     CREATE TABLE index_state (
         id           INTEGER PRIMARY KEY CHECK (id = 1),
-        through_seq  INTEGER NOT NULL CHECK (through_seq >= 0)
+        through_seq  INTEGER NOT NULL CHECK (through_seq >= 0),
+        bucket_bits  INTEGER NOT NULL CHECK (bucket_bits BETWEEN 0 AND 40)
+    );
+    CREATE TABLE index_buckets (
+        bucket       INTEGER PRIMARY KEY
     );
     CREATE TABLE request_index (
+        bucket      INTEGER NOT NULL,
         request_id  TEXT NOT NULL,
         ts          INTEGER NOT NULL,
         seq         INTEGER NOT NULL,
-        PRIMARY KEY (request_id, ts, seq)
+        PRIMARY KEY (bucket, request_id, ts, seq)
     ) WITHOUT ROWID;
     CREATE TABLE actor_index (
+        bucket      INTEGER NOT NULL,
         actor_key   TEXT NOT NULL,
         ts          INTEGER NOT NULL,
         seq         INTEGER NOT NULL,
-        PRIMARY KEY (actor_key, ts, seq)
+        PRIMARY KEY (bucket, actor_key, ts, seq)
     ) WITHOUT ROWID;
-    INSERT INTO request_index SELECT request_id, ts, seq FROM events ORDER BY 1, 2, 3;
-    INSERT INTO actor_index SELECT actor_key, ts, seq FROM events ORDER BY 1, 2, 3;
-    INSERT INTO index_state VALUES (1, coalesce((SELECT max(seq) FROM events), 0));
+    INSERT INTO request_index SELECT seq >> \(bucketBits), request_id, ts, seq FROM events ORDER BY 1, 2, 3, 4;
+    INSERT INTO actor_index SELECT seq >> \(bucketBits), actor_key, ts, seq FROM events ORDER BY 1, 2, 3, 4;
+    INSERT INTO index_buckets SELECT DISTINCT seq >> \(bucketBits) FROM events;
+    INSERT INTO index_state VALUES (1, coalesce((SELECT max(seq) FROM events), 0), \(bucketBits));
     DROP INDEX events_request;
     DROP INDEX events_actor;
 
-    -- Complete lookups: the bulk-filled table plus the events after it.
+    -- Complete lookups: each bucket of the bulk-filled table (CROSS JOIN keeps
+    -- the bucket list outermost, so every bucket is one primary-key probe),
+    -- plus the events after it.
     CREATE VIEW events_of_request AS
-        SELECT request_id, ts, seq FROM request_index
+        SELECT k.request_id, k.ts, k.seq FROM index_buckets b CROSS JOIN request_index k ON k.bucket = b.bucket
         UNION ALL
         SELECT request_id, ts, seq FROM events WHERE seq > (SELECT through_seq FROM index_state WHERE id = 1);
     CREATE VIEW events_of_actor AS
-        SELECT actor_key, ts, seq FROM actor_index
+        SELECT k.actor_key, k.ts, k.seq FROM index_buckets b CROSS JOIN actor_index k ON k.bucket = b.bucket
         UNION ALL
         SELECT actor_key, ts, seq FROM events WHERE seq > (SELECT through_seq FROM index_state WHERE id = 1);
     """

@@ -7,6 +7,7 @@ extension AuditStore {
     func keyIndexProblem() throws(StoreError) -> ChainReport.Problem? {
         guard try conn.hasKeyIndex() else { return nil }
         let through = try KeyIndexWriter.through(conn)
+        let bits = try KeyIndexWriter.bucketBits(conn)
         let head = try conn.scalarInt("SELECT head_seq FROM chain WHERE id = 1") ?? 0
         if through > head {
             // The writer would never index the events between the head and it, hiding them from lookups.
@@ -14,13 +15,17 @@ extension AuditStore {
         }
         for (table, column) in [("request_index", "request_id"), ("actor_index", "actor_key")] {
             let stray = try conn.prepare("""
-                SELECT k.seq, CASE WHEN e.seq IS NULL THEN 1 WHEN k.seq > ?1 THEN 2 ELSE 3 END FROM \(table) k LEFT JOIN events e ON e.seq = k.seq
-                WHERE e.seq IS NULL OR e.\(column) IS NOT k.\(column) OR e.ts IS NOT k.ts OR k.seq > ?1 LIMIT 1
+                SELECT k.seq, CASE WHEN e.seq IS NULL THEN 1 WHEN k.seq > ?1 THEN 2
+                                   WHEN NOT EXISTS (SELECT 1 FROM index_buckets b WHERE b.bucket = k.bucket) THEN 4 ELSE 3 END
+                FROM \(table) k LEFT JOIN events e ON e.seq = k.seq
+                WHERE e.seq IS NULL OR e.\(column) IS NOT k.\(column) OR e.ts IS NOT k.ts OR k.seq > ?1
+                   OR k.bucket IS NOT (k.seq >> \(bits))
+                   OR NOT EXISTS (SELECT 1 FROM index_buckets b WHERE b.bucket = k.bucket) LIMIT 1
                 """)
             stray.bind(1, through)
             if try stray.step() {
                 let what = ["names no event of the log", "is past index_state.through_seq (\(through))",
-                            "does not match the event's \(column) and time"][stray.int(1) - 1]
+                            "does not match the event's \(column), time and bucket", "is in a bucket that index_buckets does not list"][stray.int(1) - 1]
                 return .init(seq: stray.int64(0), reason: "the \(table) row of this seq \(what): the table was altered by hand")
             }
             // With no stray row, equal counts mean every event has its row (the key includes the seq).
@@ -31,7 +36,8 @@ extension AuditStore {
             if indexed.int64(0) == rows { continue }
             let missing = try conn.prepare("""
                 SELECT e.seq FROM events e WHERE e.seq <= ?1
-                AND NOT EXISTS (SELECT 1 FROM \(table) k WHERE k.\(column) = e.\(column) AND k.ts = e.ts AND k.seq = e.seq) LIMIT 1
+                AND NOT EXISTS (SELECT 1 FROM \(table) k
+                                WHERE k.bucket = e.seq >> \(bits) AND k.\(column) = e.\(column) AND k.ts = e.ts AND k.seq = e.seq) LIMIT 1
                 """)
             missing.bind(1, through)
             if try missing.step() {
