@@ -3,12 +3,32 @@ import JITAuditCore
 extension AuditStore {
     /// The last engine snapshot and the seq of the newest event it covers.
     package func snapshot() throws(StoreError) -> (state: EngineState, throughSeq: Int64)? {
-        let s = try conn.prepare("SELECT format, through_seq, state FROM engine_snapshot WHERE id = 1")
+        let s = try conn.prepare("SELECT format, through_seq, state, parts, generation FROM engine_snapshot WHERE id = 1")
         guard try s.step() else { return nil }
         let format = s.text(0) ?? ""
         let through = s.int64(1)
-        let state = try SnapshotCodec.decode(s.bytes(2) ?? UnsafeRawBufferPointer(start: nil, count: 0), format: format, path: path)
-        return (state, through)
+        let parts = s.int(3)
+        guard parts > 0 else {
+            return (try SnapshotCodec.decode(s.bytes(2) ?? UnsafeRawBufferPointer(start: nil, count: 0), format: format, path: path), through)
+        }
+        // Saved in parts (see SnapshotPartsSchema): concatenated in order, all present.
+        let p = try conn.prepare("SELECT part, data FROM engine_snapshot_parts WHERE generation = ?1 ORDER BY part")
+        p.bind(1, s.int64(4))
+        var bytes: [UInt8] = []
+        var next = 0
+        while try p.step() {
+            guard p.int(0) == next else { break }
+            bytes += p.blob(1) ?? []
+            next += 1
+        }
+        guard next == parts else {
+            throw StoreError(.corrupt, "the engine snapshot lacks part \(next) of \(parts); the database was altered by hand", path: path)
+        }
+        var decoded: Result<EngineState, StoreError> = .failure(StoreError(.corrupt, "empty snapshot", path: path))
+        bytes.withUnsafeBytes { b in
+            decoded = Result { () throws(StoreError) in try SnapshotCodec.decode(b, format: format, path: path) }
+        }
+        return (try decoded.get(), through)
     }
 
     /// Calls `body` with the raw line of every event after `seq`, in arrival

@@ -22,19 +22,89 @@ extension AuditStore {
         guard throughSeq <= w.committedHead.seq else {
             throw StoreError(.invalidState, "a snapshot through event \(throughSeq) is ahead of the log (\(w.committedHead.seq))", path: path)
         }
-        try conn.exec("BEGIN IMMEDIATE", "starting a snapshot")
-        do {
-            let s = try conn.prepare("""
-                INSERT INTO engine_snapshot (id, format, through_seq, state, taken_at) VALUES (1, ?1, ?2, ?3, ?4)
-                ON CONFLICT (id) DO UPDATE SET format = excluded.format, through_seq = excluded.through_seq,
-                    state = excluded.state, taken_at = excluded.taken_at
-                WHERE excluded.through_seq >= engine_snapshot.through_seq
-                """)
-            s.bind(1, SnapshotCodec.format); s.bind(2, throughSeq); s.bindBlob(3, encoded); s.bind(4, now.micros)
+        return try inOwnTransaction("a snapshot") { () throws(StoreError) in
+            try setSnapshot(state: encoded, parts: 0, generation: 0, throughSeq: throughSeq, at: now)
+        }
+    }
+
+    /// Bytes per part when the daemon saves a snapshot in parts: about a
+    /// millisecond of the writer's time each.
+    package static let snapshotPartBytes = 1 << 20
+
+    /// Stores part `index` of the snapshot being saved in parts, in a
+    /// transaction of its own; part 0 starts a new one. Commits may run
+    /// between parts. See ``SnapshotPartsSchema``.
+    package func stageSnapshotPart(_ bytes: [UInt8], index: Int) throws(StoreError) {
+        guard writer != nil else { throw StoreError(.invalidState, "the database was opened for reading", path: path) }
+        guard !writer!.inTransaction else {
+            throw StoreError(.invalidState, "a snapshot is saved between batches, not inside one", path: path)
+        }
+        if index == 0 {
+            let newest = try conn.scalarInt("""
+                SELECT max(g) FROM (SELECT max(generation) AS g FROM engine_snapshot_parts UNION ALL SELECT generation FROM engine_snapshot)
+                """) ?? 0
+            writer!.stagingGeneration = newest + 1
+        }
+        guard writer!.stagingGeneration > 0 else { throw StoreError(.invalidState, "snapshot parts start at part 0", path: path) }
+        let generation = writer!.stagingGeneration
+        try inOwnTransaction("a snapshot part") { () throws(StoreError) in
+            let s = try conn.prepare("INSERT INTO engine_snapshot_parts (generation, part, data) VALUES (?1, ?2, ?3)")
+            s.bind(1, generation); s.bind(2, index); s.bindBlob(3, bytes)
             try s.run()
-            let stored = conn.changes == 1
-            try conn.exec("COMMIT", "committing a snapshot")
-            return stored
+        }
+    }
+
+    /// Makes the `parts` parts staged since part 0 the current snapshot,
+    /// unless a newer one is stored (as ``saveSnapshot(encoded:throughSeq:at:)``).
+    /// Parts of any other generation are removed. Returns whether it was stored.
+    @discardableResult
+    package func saveStagedSnapshot(parts: Int, throughSeq: Int64, at now: Timestamp) throws(StoreError) -> Bool {
+        guard let w = writer else { throw StoreError(.invalidState, "the database was opened for reading", path: path) }
+        guard !w.inTransaction else {
+            throw StoreError(.invalidState, "a snapshot is saved between batches, not inside one", path: path)
+        }
+        guard throughSeq <= w.committedHead.seq else {
+            throw StoreError(.invalidState, "a snapshot through event \(throughSeq) is ahead of the log (\(w.committedHead.seq))", path: path)
+        }
+        let generation = w.stagingGeneration
+        writer!.stagingGeneration = 0
+        return try inOwnTransaction("a snapshot") { () throws(StoreError) in
+            let staged = try conn.prepare("SELECT count(*), coalesce(max(part), -1) FROM engine_snapshot_parts WHERE generation = ?1")
+            staged.bind(1, generation)
+            _ = try staged.step()
+            guard generation > 0, parts > 0, staged.int(0) == parts, staged.int(1) == parts - 1 else {
+                throw StoreError(.invalidState, "the snapshot's \(parts) parts were not all staged", path: path)
+            }
+            staged.reset()
+            return try setSnapshot(state: [], parts: parts, generation: generation, throughSeq: throughSeq, at: now)
+        }
+    }
+
+    /// Upserts the snapshot row unless a newer one is stored, then drops the
+    /// parts no longer current. Inside a transaction.
+    private func setSnapshot(state: [UInt8], parts: Int, generation: Int64, throughSeq: Int64, at now: Timestamp) throws(StoreError) -> Bool {
+        let s = try conn.prepare("""
+            INSERT INTO engine_snapshot (id, format, through_seq, state, taken_at, parts, generation) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)
+            ON CONFLICT (id) DO UPDATE SET format = excluded.format, through_seq = excluded.through_seq,
+                state = excluded.state, taken_at = excluded.taken_at, parts = excluded.parts, generation = excluded.generation
+            WHERE excluded.through_seq >= engine_snapshot.through_seq
+            """)
+        s.bind(1, SnapshotCodec.format); s.bind(2, throughSeq); s.bindBlob(3, state); s.bind(4, now.micros)
+        s.bind(5, parts); s.bind(6, generation)
+        try s.run()
+        let stored = conn.changes == 1
+        try conn.exec("""
+            DELETE FROM engine_snapshot_parts WHERE generation <> (SELECT generation FROM engine_snapshot WHERE id = 1)
+            """, "removing old snapshot parts")
+        return stored
+    }
+
+    private func inOwnTransaction<R>(_ what: String, _ body: () throws(StoreError) -> R) throws(StoreError) -> R {
+        try conn.exec("BEGIN IMMEDIATE", "starting \(what)")
+        do {
+            let r = try body()
+            try conn.exec("COMMIT", "committing \(what)")
+            return r
         } catch {
             try? conn.exec("ROLLBACK")
             throw error

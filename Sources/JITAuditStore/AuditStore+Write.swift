@@ -35,6 +35,9 @@ struct WriterState {
     let insertFinding: Statement
     let upsertCheckpoint: Statement
     let upsertSnapshot: Statement
+    let clearSnapshotParts: Statement
+    /// Generation of the snapshot being saved in parts (see ``SnapshotPartsSchema``).
+    var stagingGeneration: Int64 = 0
     let updateHead: Statement
     let findSource: Statement
     let insertSource: Statement
@@ -72,10 +75,11 @@ struct WriterState {
                 offset = excluded.offset, line = excluded.line, updated_at = excluded.updated_at
             """)
         upsertSnapshot = try conn.prepare("""
-            INSERT INTO engine_snapshot (id, format, through_seq, state, taken_at) VALUES (1, ?1, ?2, ?3, ?4)
+            INSERT INTO engine_snapshot (id, format, through_seq, state, taken_at, parts, generation) VALUES (1, ?1, ?2, ?3, ?4, 0, 0)
             ON CONFLICT (id) DO UPDATE SET format = excluded.format, through_seq = excluded.through_seq,
-                state = excluded.state, taken_at = excluded.taken_at
+                state = excluded.state, taken_at = excluded.taken_at, parts = 0, generation = 0
             """)
+        clearSnapshotParts = try conn.prepare("DELETE FROM engine_snapshot_parts")
         updateHead = try conn.prepare("UPDATE chain SET head_seq = ?1, head_hash = ?2 WHERE id = 1")
         findSource = try conn.prepare("SELECT id FROM sources WHERE path = ?1")
         insertSource = try conn.prepare("INSERT INTO sources (path) VALUES (?1)")
@@ -237,6 +241,7 @@ extension AuditStore {
                 let s = w.upsertSnapshot
                 s.bind(1, SnapshotCodec.format); s.bind(2, w.head.seq); s.bindBlob(3, blob); s.bind(4, now.micros)
                 try s.run()
+                try w.clearSnapshotParts.run()
             }
             if !w.summaryBatch.isEmpty {
                 try w.summary.write(w.summaryBatch)

@@ -60,4 +60,62 @@ struct SnapshotSaveTests {
         try c.exec("UPDATE engine_snapshot SET format = 'bin-v9'")
         #expect(throws: StoreError.self) { try store.snapshot() }
     }
+
+    /// A snapshot saved in parts (the daemon's periodic ones) restores as the
+    /// whole; parts of a save that never finished (a crash) leave the current
+    /// snapshot as it was and are removed by the next save; a missing part is
+    /// an error, not a wrong state; an inline snapshot replaces them all.
+    @Test func snapshotsSavedInPartsRestoreWhole() throws {
+        let db = try TempDB(); defer { db.cleanup() }
+        let store = try db.open()
+        try appendEvents(store, 20)
+        func encoded(_ micros: Int64) throws -> [UInt8] {
+            var state = EngineState()
+            state.watermark = Timestamp(micros: micros)
+            state.stats.findingsByRule = Dictionary(uniqueKeysWithValues: (0..<200).map { ("rule-\($0)", $0) })
+            return try AuditStore.encodeSnapshot(state, path: db.path)
+        }
+        func save(_ bytes: [UInt8], through: Int64, partSize: Int, finish: Bool = true) throws -> Bool {
+            let parts = stride(from: 0, to: bytes.count, by: partSize).map { Array(bytes[$0..<min(bytes.count, $0 + partSize)]) }
+            for (i, p) in parts.enumerated() { try store.stageSnapshotPart(p, index: i) }
+            return finish ? try store.saveStagedSnapshot(parts: parts.count, throughSeq: through, at: t0) : false
+        }
+        let first = try encoded(10)
+        #expect(first.count > 1000)
+        #expect(try save(first, through: 10, partSize: 97))
+        #expect(try db.scalar("SELECT parts FROM engine_snapshot") == Int64((first.count + 96) / 97))
+        var snap = try #require(try store.snapshot())
+        #expect(snap.throughSeq == 10 && snap.state.watermark == Timestamp(micros: 10) && snap.state.stats.findingsByRule.count == 200)
+
+        // A save cut short: the current snapshot is untouched.
+        _ = try save(try encoded(15), through: 15, partSize: 100, finish: false)
+        snap = try #require(try db.open(.read).snapshot())
+        #expect(snap.throughSeq == 10 && snap.state.watermark == Timestamp(micros: 10))
+        // An older one is not stored, and its parts go.
+        #expect(try !save(try encoded(5), through: 5, partSize: 300))
+        #expect(try store.snapshot()?.throughSeq == 10)
+        let current = try #require(try db.scalar("SELECT generation FROM engine_snapshot"))
+        #expect(try db.scalar("SELECT count(*) FROM engine_snapshot_parts WHERE generation <> \(current)") == 0)
+        // A newer one replaces it and removes the stray parts.
+        #expect(try save(try encoded(20), through: 20, partSize: 1 << 20))
+        #expect(try store.snapshot()?.state.watermark == Timestamp(micros: 20))
+        #expect(try db.scalar("SELECT count(*) FROM engine_snapshot_parts") == 1)
+        // Finishing without every part is refused.
+        try store.stageSnapshotPart([1, 2, 3], index: 0)
+        #expect(throws: StoreError.self) { try store.saveStagedSnapshot(parts: 2, throughSeq: 20, at: t0) }
+        #expect(try store.snapshot()?.state.watermark == Timestamp(micros: 20))
+
+        // A part deleted by hand: an error naming what is missing.
+        #expect(try save(first + [], through: 20, partSize: 50))
+        try db.sql("DELETE FROM engine_snapshot_parts WHERE part = 3")
+        #expect(throws: StoreError.self) { try store.snapshot() }
+
+        // An inline snapshot (with a batch) takes the row back and drops every part.
+        var state = EngineState()
+        state.watermark = Timestamp(micros: 99)
+        try store.commit(snapshot: state, at: t0)
+        #expect(try store.snapshot()?.state.watermark == Timestamp(micros: 99))
+        #expect(try db.scalar("SELECT count(*) FROM engine_snapshot_parts") == 0)
+        #expect(try db.scalar("SELECT parts FROM engine_snapshot") == 0)
+    }
 }

@@ -78,6 +78,13 @@ public protocol AuditJournal: AnyObject {
     /// later events were being committed), in a transaction of its own; never
     /// replaces a newer one.
     func saveSnapshot(encoded: [UInt8], throughSeq: Int64, at now: Timestamp) throws
+    /// Stores part `index` of a snapshot saved in parts (part 0 starts one),
+    /// in a transaction of its own: commits run between parts, so a large
+    /// state never holds the writer for long.
+    func stageSnapshotPart(_ bytes: [UInt8], index: Int) throws
+    /// Makes the `parts` staged parts the current snapshot of the state after
+    /// event `throughSeq`, unless a newer one is stored.
+    func saveStagedSnapshot(parts: Int, throughSeq: Int64, at now: Timestamp) throws
     /// Loads the last snapshot with `restore`, then streams the raw line of
     /// every event logged after it, oldest first, to `feed`.
     func resume(restore: (EngineState) -> Void, feed: (UnsafeRawBufferPointer) -> Void) throws -> ResumePoint

@@ -45,8 +45,13 @@ public actor Pipeline: LineIntake {
     private var inFlight: Completion?
     /// Events that may wait for the next commit before ``enqueue(_:)`` holds its callers.
     private let maxPendingEvents: Int
+    /// Bytes of a periodic snapshot written per transaction.
+    private let partBytes: Int
     /// A periodic engine snapshot being encoded and saved beside the commits.
     private var snapshotTask: Task<Void, Never>?
+    /// A periodic snapshot was taken and waits for its commit or is being
+    /// saved: one at a time, since its parts must not interleave with another's.
+    private var snapshotPending = false
     /// Ten times the CPU time the last periodic snapshot took to encode and save.
     private var snapshotBackoff = TimeSpan(micros: 0)
     private let deliver: @Sendable ([Finding]) -> Void
@@ -67,12 +72,13 @@ public actor Pipeline: LineIntake {
     }
 
     public init(engine: Engine, journal: (any AuditJournal)?, snapshotInterval: TimeSpan = .seconds(5), maxPendingEvents: Int = 16_384,
-                logger: Logger,
+                snapshotPartBytes: Int = 1 << 20, logger: Logger,
                 wallClock: @escaping @Sendable () -> Timestamp, deliver: @escaping @Sendable ([Finding]) -> Void) {
         self.engine = engine
         self.journal = journal.map(JournalWorker.init)
         self.snapshotInterval = snapshotInterval
         self.maxPendingEvents = maxPendingEvents
+        self.partBytes = snapshotPartBytes
         self.logger = logger
         self.wallClock = wallClock
         self.deliver = deliver
@@ -234,9 +240,10 @@ public actor Pipeline: LineIntake {
         if group.snapshot {
             group.parts[group.parts.count - 1].engineState = engine.state
             lastSnapshot = now
-        } else if snapshotTask == nil && now - lastSnapshot >= max(snapshotInterval, snapshotBackoff) {
+        } else if !snapshotPending && now - lastSnapshot >= max(snapshotInterval, snapshotBackoff) {
             background = engine.state
             lastSnapshot = now
+            snapshotPending = true
         }
         let parts = group.parts
         Task {
@@ -245,7 +252,9 @@ public actor Pipeline: LineIntake {
                 return (seq: j.committedSeq, stored: stored)
             }
             committed(group, result.map(\.stored))
-            if let background, case .success(let r) = result { saveSnapshot(background, throughSeq: r.seq, at: now) }
+            if let background {
+                if case .success(let r) = result { saveSnapshot(background, throughSeq: r.seq, at: now) } else { snapshotPending = false }
+            }
         }
     }
 
@@ -255,11 +264,24 @@ public actor Pipeline: LineIntake {
         snapshotTask = Task {
             do {
                 let (encoded, cpu) = try await journal.encode(state)
-                let saving = try await journal.run { j in
-                    let start = JournalWorker.threadCPUTime()
-                    try j.saveSnapshot(encoded: encoded, throughSeq: seq, at: now)
-                    return TimeSpan(micros: JournalWorker.threadCPUTime() - start)
+                // In parts, each a job of its own on the worker: commits queued
+                // meanwhile run between them instead of waiting for the whole blob.
+                let size = max(1, partBytes)
+                let parts = max(1, (encoded.count + size - 1) / size)
+                var saving = TimeSpan(micros: 0)
+                for i in 0..<parts {
+                    let part = Array(encoded[min(encoded.count, i * size)..<min(encoded.count, (i + 1) * size)])
+                    saving = TimeSpan(micros: saving.micros + (try await journal.run { j in
+                        let start = JournalWorker.threadCPUTime()
+                        try j.stageSnapshotPart(part, index: i)
+                        return JournalWorker.threadCPUTime() - start
+                    }))
                 }
+                saving = TimeSpan(micros: saving.micros + (try await journal.run { j in
+                    let start = JournalWorker.threadCPUTime()
+                    try j.saveStagedSnapshot(parts: parts, throughSeq: seq, at: now)
+                    return JournalWorker.threadCPUTime() - start
+                }))
                 // Paced by what it cost, writing included: the worker (one
                 // SQLite writer) is the daemon's bottleneck, and a snapshot
                 // blob of tens of MB takes it off the events for a while.
@@ -268,6 +290,7 @@ public actor Pipeline: LineIntake {
                 logger.error("engine snapshot failed", metadata: ["jitaudit.error": "\(error)"])
             }
             snapshotTask = nil
+            snapshotPending = false
         }
     }
 

@@ -48,6 +48,14 @@ public final class StoreJournal: AuditJournal {
         try store.saveSnapshot(encoded: encoded, throughSeq: throughSeq, at: now)
     }
 
+    public func stageSnapshotPart(_ bytes: [UInt8], index: Int) throws {
+        try store.stageSnapshotPart(bytes, index: index)
+    }
+
+    public func saveStagedSnapshot(parts: Int, throughSeq: Int64, at now: Timestamp) throws {
+        try store.saveStagedSnapshot(parts: parts, throughSeq: throughSeq, at: now)
+    }
+
     private func reject(_ r: DurableBatch.Rejected, at now: Timestamp) throws {
         let peer = r.peer.map { JITAuditStore.PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid) }
         let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(r.raw.count, 1), alignment: 1)
