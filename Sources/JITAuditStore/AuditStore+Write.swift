@@ -46,8 +46,12 @@ struct WriterState {
     /// Events through this seq are in the key tables: as committed, and in the open transaction.
     var committedKeyedThrough: Int64
     var keyedThrough: Int64
-    /// The summary tables' part of the open transaction, written at commit.
+    /// What the events after `keyedThrough` add to the summary tables,
+    /// written with the next key merge (see ``KeyIndexSchema``).
     var summaryBatch = SummaryBatch()
+    /// False after a rollback (or before the first transaction): the batch is
+    /// rebuilt from the committed events after the key tables' end first.
+    var summaryValid = false
     var hasher = ChainHasher()
     var sources: [String: (id: Int64, path: [UInt8])] = [:]
     var committedHead: (seq: Int64, hash: [UInt8])
@@ -101,6 +105,7 @@ extension AuditStore {
         guard writer != nil else { throw StoreError(.invalidState, "the database was opened for reading", path: path) }
         do {
             if !writer!.inTransaction {
+                if !writer!.summaryValid { try refillSummary() }
                 try conn.exec("BEGIN IMMEDIATE", "starting a batch")
                 writer!.inTransaction = true
             }
@@ -243,13 +248,8 @@ extension AuditStore {
                 try s.run()
                 try w.clearSnapshotParts.run()
             }
-            if !w.summaryBatch.isEmpty {
-                try w.summary.write(w.summaryBatch)
-                w.summaryBatch.removeAll()
-            }
             if w.head.seq - w.keyedThrough >= Int64(max(1, options.keyMergeEvents)) {
-                try w.keys.merge(after: w.keyedThrough, upTo: w.head.seq)
-                w.keyedThrough = w.head.seq
+                try flushBulk(&w)
             }
             if w.head.seq != w.committedHead.seq {
                 w.updateHead.bind(1, w.head.seq); w.updateHead.bindBlob(2, w.head.hash)
@@ -263,19 +263,50 @@ extension AuditStore {
         }
     }
 
-    /// Copies the keys of every committed event not yet in the lookup tables
-    /// into them, in a transaction of its own, so lookups need no scan of
-    /// newer events (see ``KeyIndexSchema``). A bulk load calls it at its end.
-    package func mergeKeys() throws(StoreError) {
+    /// Brings the lookup tables and the report summaries up to the newest
+    /// committed event, in a transaction of its own, so neither readers nor
+    /// reports have newer events to add themselves (see ``KeyIndexSchema``).
+    /// A bulk load calls it at its end; prune before deleting.
+    package func flushBulkTables() throws(StoreError) {
         try commit(at: Timestamp(micros: 0))
         guard let w = writer, w.committedHead.seq > w.committedKeyedThrough else { return }
         try withWriter { (w) throws(StoreError) in
-            try w.keys.merge(after: w.keyedThrough, upTo: w.head.seq)
-            w.keyedThrough = w.head.seq
+            try flushBulk(&w)
             try conn.exec("COMMIT", "committing the lookup tables")
             w.inTransaction = false
             w.committedKeyedThrough = w.keyedThrough
         }
+    }
+
+    /// Writes the events after `keyedThrough` into the key tables and the
+    /// summaries, in the open transaction.
+    private func flushBulk(_ w: inout WriterState) throws(StoreError) {
+        if !w.summaryBatch.isEmpty {
+            try w.summary.write(w.summaryBatch)
+            w.summaryBatch.removeAll()
+        }
+        if w.head.seq > w.keyedThrough {
+            try w.keys.merge(after: w.keyedThrough, upTo: w.head.seq)
+            w.keyedThrough = w.head.seq
+        }
+    }
+
+    /// Rebuilds the pending summary batch from the committed events after the
+    /// key tables' end (a new writer, or after a rollback).
+    private func refillSummary() throws(StoreError) {
+        writer!.summaryBatch.removeAll()
+        var batch = SummaryBatch()
+        let decoder = LineDecoder(maxDepth: Int.max, maxIdentifierBytes: Int.max)
+        let s = try conn.prepare("SELECT seq, raw FROM events WHERE seq > ?1 ORDER BY seq")
+        s.bind(1, writer!.committedKeyedThrough)
+        while try s.step() {
+            guard let raw = s.bytes(1), case .success(let e) = decoder.decode(raw.bindMemory(to: UInt8.self)) else {
+                throw StoreError(.corrupt, "audit-log row \(s.int64(0)) does not hold a valid event; run `jitaudit verify`", path: path)
+            }
+            batch.add(e)
+        }
+        writer!.summaryBatch = batch
+        writer!.summaryValid = true
     }
 
     /// Drops everything written since the last commit.
@@ -287,6 +318,7 @@ extension AuditStore {
         writer!.keyedThrough = writer!.committedKeyedThrough
         writer!.pendingEvents = 0
         writer!.summaryBatch.removeAll()
+        writer!.summaryValid = false
         writer!.sources = [:]
     }
 

@@ -169,7 +169,7 @@ package struct DurableReplay: ~Copyable {
         self.writer = nil
         try writer.finish()
         for f in writer.takeNewFindings() { storedFindings += 1; try onFinding(f) }
-        try store.mergeKeys()
+        try store.flushBulkTables()
     }
 
     /// Stops after a failure: batches already handed over are committed (each

@@ -21,7 +21,9 @@ extension AuditStore {
     @discardableResult
     package func prune(olderThan cutoff: Timestamp, batchSize: Int = 10_000, now: Timestamp) throws(StoreError) -> PruneResult {
         guard writer != nil else { throw StoreError(.invalidState, "the database was opened for reading", path: path) }
-        try commit(at: now)
+        // The rows to delete must be in the summaries and key tables first:
+        // prune takes them out of those.
+        try flushBulkTables()
         var result = PruneResult()
         let c = try conn.prepare("SELECT head_seq, anchor_seq FROM chain WHERE id = 1")
         guard try c.step() else { throw StoreError(.corrupt, "the chain table has no head row", path: path) }

@@ -5,12 +5,16 @@ extension ReportQueries {
     func buildLifecycle() throws(StoreError) {
         var figures = RequestFigures(since: s, until: u)
         if request.useSummaries, !Self.fromEvents, try hasTable("requests") {
-            try countEventsFromHours()
+            let through = try summariesThrough()
+            try noteTailRequests(after: through)
+            try countEventsFromHours(tailAfter: through)
             try addRegularRequests(to: &figures)
-            // The other requests as the events path sees them, from their own events.
+            // The other requests as the events path sees them, from their own
+            // events: irregular rows, and the ids of events the summaries do not have yet.
             try query("""
                 CREATE TEMP TABLE report_irregular AS
                 SELECT request_id FROM requests INDEXED BY requests_irregular WHERE (nreq > 1 OR cts < rts) AND rts < ?3
+                UNION SELECT request_id FROM temp.report_tail
                 """) { _ throws(StoreError) in }
             if try scalar("SELECT count(*) FROM report_irregular") > 0 {
                 // Their events, read in (request id, time, seq) order as the

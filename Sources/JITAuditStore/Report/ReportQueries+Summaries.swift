@@ -1,10 +1,29 @@
 /// The report's reads of the summary tables (schema migration 2, see
 /// ``SummarySchema``).
 extension ReportQueries {
+    /// The newest event the summary tables hold: the writer adds events to
+    /// them in bulk, with the lookup tables (see ``KeyIndexSchema``); the
+    /// report adds the events after it itself. Nil for a store that writes
+    /// them with every commit (schema 2).
+    func summariesThrough() throws(StoreError) -> Int64? {
+        guard try conn.hasKeyIndex() else { return nil }
+        return try KeyIndexWriter.through(conn)
+    }
+
+    /// `report_tail`: the request ids of the events after `through`, whose
+    /// summary rows are not complete yet (they are recomputed from their events).
+    func noteTailRequests(after through: Int64?) throws(StoreError) {
+        try query("CREATE TEMP TABLE report_tail (request_id TEXT PRIMARY KEY) WITHOUT ROWID") { _ throws(StoreError) in }
+        if let through {
+            try query("INSERT OR IGNORE INTO report_tail SELECT request_id FROM events WHERE seq > ?4", [.int(through)]) { _ throws(StoreError) in }
+        }
+    }
+
     /// Events per type in `[previous since, since)` and `[since, until)`: the
-    /// hourly counts of the whole hours inside each, the events of the partial
+    /// hourly counts of the whole hours inside each (plus the events after
+    /// `tailAfter` in them, not counted there yet), the events of the partial
     /// hours at their ends (through the time index).
-    func countEventsFromHours() throws(StoreError) {
+    func countEventsFromHours(tailAfter through: Int64?) throws(StoreError) {
         var counts: [String: [Int]] = [:]
         for (period, (from, to)) in [(p, s), (s, u)].enumerated() {
             let firstHour = SummarySchema.hour(from - 1) + 1, endHour = SummarySchema.hour(to)
@@ -15,6 +34,12 @@ extension ReportQueries {
                 try query("SELECT event, sum(n) FROM event_hours WHERE hour >= ?4 AND hour < ?5 GROUP BY event",
                           [.int(firstHour), .int(endHour)]) { (st) throws(StoreError) in
                     counts[st.string(0), default: [0, 0]][period] += st.int(1)
+                }
+                if let through {
+                    try query("SELECT event, count(*) FROM events WHERE seq > ?4 AND +ts >= ?5 AND +ts < ?6 GROUP BY event",
+                              [.int(through), .int(firstHour * h), .int(endHour * h)]) { (st) throws(StoreError) in
+                        counts[st.string(0), default: [0, 0]][period] += st.int(1)
+                    }
                 }
             }
             for (a, b) in edges where a < b {
@@ -44,7 +69,7 @@ extension ReportQueries {
         try query("SELECT (SELECT min(ts) FROM events), (SELECT max(ts) FROM events)") { (st) throws(StoreError) in span = (st.int(0), st.int(1)) }
         let whole = (u - p) * 30 > Int64(span.1 - span.0)
         let columns = "r.rts, r.requester, r.priority, r.environment, r.dts, r.dkind, r.approver, r.cts, r.request_id"
-        let regular = "r.nreq = 1 AND (r.cts IS NULL OR r.cts >= r.rts)"
+        let regular = "r.nreq = 1 AND (r.cts IS NULL OR r.cts >= r.rts) AND r.request_id NOT IN (SELECT request_id FROM temp.report_tail)"
         let sql = whole
             ? "SELECT \(columns) FROM requests r WHERE +r.rts >= ?1 AND +r.rts < ?3 AND \(regular)"  // + : never through an index
             : """

@@ -97,7 +97,7 @@ struct ReportQueries {
             """, "preparing the report")
     }
 
-    static let tempTables = ["report_e", "report_counts", "report_g", "report_rq", "report_irregular", "report_made", "report_lat",
+    static let tempTables = ["report_e", "report_counts", "report_g", "report_rq", "report_irregular", "report_tail", "report_ie", "report_made", "report_lat",
                              "report_lat_pri", "report_lat_appr", "report_stale", "report_pairs", "report_pending"]
     static var dropTables: String { tempTables.map { "DROP TABLE IF EXISTS temp.\($0);" }.joined(separator: "\n") }
 
