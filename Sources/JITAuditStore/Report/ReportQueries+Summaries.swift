@@ -69,7 +69,9 @@ extension ReportQueries {
         try query("SELECT (SELECT min(ts) FROM events), (SELECT max(ts) FROM events)") { (st) throws(StoreError) in span = (st.int(0), st.int(1)) }
         let whole = (u - p) * 30 > Int64(span.1 - span.0)
         let columns = "r.rts, r.requester, r.priority, r.environment, r.dts, r.dkind, r.approver, r.cts, r.request_id"
-        let regular = "r.nreq = 1 AND (r.cts IS NULL OR r.cts >= r.rts) AND r.request_id NOT IN (SELECT request_id FROM temp.report_tail)"
+        // Requests with events after the summaries' end are recomputed from their events instead.
+        let tail = try scalar("SELECT count(*) FROM temp.report_tail") > 0 ? " AND r.request_id NOT IN (SELECT request_id FROM temp.report_tail)" : ""
+        let regular = "r.nreq = 1 AND (r.cts IS NULL OR r.cts >= r.rts)" + tail
         let sql = whole
             ? "SELECT \(columns) FROM requests r WHERE +r.rts >= ?1 AND +r.rts < ?3 AND \(regular)"  // + : never through an index
             : """
