@@ -268,24 +268,16 @@ public actor Pipeline: LineIntake {
                 // meanwhile run between them instead of waiting for the whole blob.
                 let size = max(1, partBytes)
                 let parts = max(1, (encoded.count + size - 1) / size)
-                var saving = TimeSpan(micros: 0)
+                var saving: Int64 = 0
                 for i in 0..<parts {
                     let part = Array(encoded[min(encoded.count, i * size)..<min(encoded.count, (i + 1) * size)])
-                    saving = TimeSpan(micros: saving.micros + (try await journal.run { j in
-                        let start = JournalWorker.threadCPUTime()
-                        try j.stageSnapshotPart(part, index: i)
-                        return JournalWorker.threadCPUTime() - start
-                    }))
+                    saving += try await journal.cpuTimed { try $0.stageSnapshotPart(part, index: i) }
                 }
-                saving = TimeSpan(micros: saving.micros + (try await journal.run { j in
-                    let start = JournalWorker.threadCPUTime()
-                    try j.saveStagedSnapshot(parts: parts, throughSeq: seq, at: now)
-                    return JournalWorker.threadCPUTime() - start
-                }))
+                saving += try await journal.cpuTimed { try $0.saveStagedSnapshot(parts: parts, throughSeq: seq, at: now) }
                 // Paced by what it cost, writing included: the worker (one
                 // SQLite writer) is the daemon's bottleneck, and a snapshot
                 // blob of tens of MB takes it off the events for a while.
-                snapshotBackoff = TimeSpan(micros: 10 * (cpu.micros + saving.micros))
+                snapshotBackoff = TimeSpan(micros: 10 * (cpu.micros + saving))
             } catch {
                 logger.error("engine snapshot failed", metadata: ["jitaudit.error": "\(error)"])
             }
@@ -355,6 +347,15 @@ final class JournalWorker: @unchecked Sendable {
 
     func run<T: Sendable>(_ body: @escaping @Sendable (any AuditJournal) throws -> T) async throws -> T {
         try await result(body).get()
+    }
+
+    /// Runs `body` on the worker; returns the CPU time (µs) it took there.
+    func cpuTimed(_ body: @escaping @Sendable (any AuditJournal) throws -> Void) async throws -> Int64 {
+        try await run { j in
+            let start = Self.threadCPUTime()
+            try body(j)
+            return Self.threadCPUTime() - start
+        }
     }
 
     /// Encodes a snapshot on a global queue (neither the worker nor the actor
