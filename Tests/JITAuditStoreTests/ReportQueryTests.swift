@@ -121,6 +121,21 @@ struct ReportQueryTests {
         #expect(q.silentBusinessHours == 49)
     }
 
+    /// Findings per day count on the report zone's days: at UTC+14 the
+    /// period's 7 UTC days touch 8 local ones, and 10:05 UTC is the next day.
+    @Test func findingsPerDayFollowTheConfiguredZone() throws {
+        var request = ReportFixture.request()
+        request.calendar = BusinessCalendar(zone: ZoneOffsets(identifier: "Pacific/Kiritimati")!)
+        let f = try Self.report(request).findings
+        #expect(f.perDay.map(\.day) == ["2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05", "2026-03-06", "2026-03-07", "2026-03-08", "2026-03-09"])
+        #expect(f.perDay.map(\.total) == [2, 2, 1, 1, 1, 0, 0, 0])
+        #expect(f.perDay[1].byRule == ["rubber_stamp": 1, "execute_without_approval": 1])
+        // West of UTC the first findings' day is the day before.
+        request.calendar = BusinessCalendar(zone: ZoneOffsets(identifier: "Pacific/Honolulu")!)
+        let w = try Self.report(request).findings
+        #expect(w.perDay.first?.day == "2026-03-01" && w.perDay.first?.total == 2)
+    }
+
     @Test func anEmptyPeriodGivesAnEmptyReport() throws {
         let r = try Self.report(ReportFixture.request(since: ReportFixture.ts("2020-01-06T00:00:00Z"), until: ReportFixture.ts("2020-01-13T00:00:00Z")))
         #expect(r.overview.eventsTotal.current == 0 && r.overview.requests.current == 0 && r.overview.approvalRate == nil)

@@ -55,21 +55,30 @@ extension ReportQueries {
                      repeatOffenders: try repeatOffenders())
     }
 
-    /// Findings per bucket (UTC days from the period's first day) and rule; empty buckets included.
+    /// Findings per bucket (days in the report's time zone, or weeks, from the
+    /// period's first day) and rule; empty buckets included. Days follow the
+    /// zone's clock, DST included, so a finding at 00:30 Berlin time counts on
+    /// the Berlin day it happened, as an auditor there reads it.
     func perDay() throws(StoreError) -> [ReportData.DayCount] {
-        let day: Int64 = 86_400_000_000
-        let first = floorDiv(s, day), width = bucketDays
-        let n = Int(floorDiv(u - 1, day) - first) / Int(width) + 1
+        let zone = request.calendar.zone
+        func localDay(_ micros: Int64) -> Int64 { BusinessCalendar.local(Timestamp(micros: micros), in: zone).day }
+        let first = localDay(s), width = bucketDays
+        let n = Int((localDay(u - 1) - first) / width) + 1
         var days = (0..<n).map { i in
-            ReportData.DayCount(day: String(Self.time((first + Int64(i) * width) * day).prefix(10)), byRule: [:], total: 0)
+            let d = CivilDate.fromDays(first + Int64(i) * width)
+            func pad(_ v: Int64, _ width: Int) -> String { String(repeating: "0", count: max(0, width - String(v).count)) + String(v) }
+            let label = "\(pad(d.year, 4))-\(pad(d.month, 2))-\(pad(d.day, 2))"
+            return ReportData.DayCount(day: label, byRule: [:], total: 0)
         }
+        // Every finding of the period is read (findings are few next to
+        // events) and bucketed here, where the zone's rules are.
         try query("""
-            SELECT ((ts / ?4) - ?5) / ?6 AS b, rule, count(*) FROM findings WHERE ts >= ?2 AND ts < ?3 GROUP BY b, rule
-            """, [.int(day), .int(first), .int(width)]) { (st) throws(StoreError) in
-            let b = st.int(0)
+            SELECT ts, rule FROM findings WHERE ts >= ?2 AND ts < ?3
+            """) { (st) throws(StoreError) in
+            let b = Int((localDay(st.int64(0)) - first) / width)
             guard days.indices.contains(b) else { return }
-            days[b].byRule[st.string(1)] = st.int(2)
-            days[b].total += st.int(2)
+            days[b].byRule[st.string(1), default: 0] += 1
+            days[b].total += 1
         }
         return days
     }
