@@ -54,6 +54,20 @@ struct KeyIndexTests {
         #expect(try db.scalar("SELECT count(*) FROM actor_index") == through)
         #expect(try db.scalar("SELECT count(*) FROM index_buckets") == (through >> 3) + 1)
         try Self.expectCompleteLookups(db, store, log)
+        // An actor within a time window (the bounds go into the lookup).
+        let lo = Timestamp(micros: (log.first.micros * 2 + log.last.micros) / 3), hi = Timestamp(micros: (log.first.micros + log.last.micros * 2) / 3)
+        var f = EventFilter()
+        f.actor = "Erin"
+        f.since = lo
+        f.until = hi
+        var got: [Int64] = []
+        try store.events(f) { got.append($0.seq) }
+        let c = try Connection(path: db.path, readOnly: true, create: false)
+        let s = try c.prepare("SELECT seq FROM events WHERE actor_key = 'erin' AND ts >= ?1 AND ts < ?2 ORDER BY ts, seq")
+        s.bind(1, lo.micros); s.bind(2, hi.micros)
+        var want: [Int64] = []
+        while try s.step() { want.append(s.int64(0)) }
+        #expect(!want.isEmpty && got == want)
         #expect(try store.verifyChain().isIntact)
     }
 

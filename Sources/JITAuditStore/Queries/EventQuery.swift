@@ -51,8 +51,20 @@ extension AuditStore {
             add(KeyIndexSchema.requestFilter("= ?", alias: "e", indexed: indexed)) { $1.bind($0, v) }
         }
         if let v = filter.actor {
+            // The time bounds go into the lookup too, so an actor with many
+            // events and a short window reads only that window's keys.
+            func param(_ bind: @escaping (Int32, Statement) -> Void) -> String {
+                n += 1
+                let i = n
+                binds.append { bind(i, $0) }
+                return "?\(i)"
+            }
             let key = Identity.key(v)
-            add(KeyIndexSchema.actorFilter("= ?", alias: "e", indexed: indexed)) { $1.bind($0, key) }
+            var bounds: [String] = []
+            if let since = filter.since { bounds.append("ts >= " + param { $1.bind($0, since.micros) }) }
+            if let until = filter.until { bounds.append("ts < " + param { $1.bind($0, until.micros) }) }
+            let keyParam = param { $1.bind($0, key) }
+            sql += " AND " + KeyIndexSchema.actorFilter("= \(keyParam)", alias: "e", extra: bounds.joined(separator: " AND "), indexed: indexed)
         }
         if let v = filter.since { add("e.ts >= ?") { $1.bind($0, v.micros) } }
         if let v = filter.until { add("e.ts < ?") { $1.bind($0, v.micros) } }
