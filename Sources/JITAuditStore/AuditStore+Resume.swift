@@ -41,6 +41,33 @@ extension AuditStore {
         }
     }
 
+    /// The wall clock's watermark advances recorded after event `seq` or
+    /// later, oldest first: (the newest event's seq then, the watermark).
+    package func watermarkMarks(from seq: Int64) throws(StoreError) -> [(seq: Int64, watermark: Timestamp)] {
+        let s = try conn.prepare("SELECT seq, watermark FROM watermark_marks WHERE seq >= ?1 ORDER BY seq")
+        s.bind(1, seq)
+        var out: [(Int64, Timestamp)] = []
+        while try s.step() { out.append((s.int64(0), Timestamp(micros: s.int64(1)))) }
+        return out
+    }
+
+    /// Calls `body` with each event after `seq` (its seq and raw line) in
+    /// arrival order, and `mark` with each watermark advance recorded after
+    /// `seq` (see ``WatermarkSchema``) right after the event it followed.
+    package func forEachEvent(after seq: Int64, _ body: (Int64, UnsafeRawBufferPointer) throws -> Void,
+                              mark: (Timestamp) throws -> Void) throws {
+        var marks = try watermarkMarks(from: seq)[...]
+        let s = try conn.prepare("SELECT seq, raw FROM events WHERE seq > ?1 ORDER BY seq")
+        s.bind(1, seq)
+        while let m = marks.first, m.seq <= seq { try mark(m.watermark); marks.removeFirst() }
+        while try s.step() {
+            let n = s.int64(0)
+            try body(n, s.bytes(1) ?? UnsafeRawBufferPointer(start: nil, count: 0))
+            while let m = marks.first, m.seq <= n { try mark(m.watermark); marks.removeFirst() }
+        }
+        for m in marks { try mark(m.watermark) }
+    }
+
     /// Every file source's checkpoint, by path.
     package func checkpoints() throws(StoreError) -> [String: SourceCheckpoint] {
         let s = try conn.prepare("""

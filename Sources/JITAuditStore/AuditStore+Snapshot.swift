@@ -94,7 +94,8 @@ extension AuditStore {
         try s.run()
         let stored = conn.changes == 1
         try conn.exec("""
-            DELETE FROM engine_snapshot_parts WHERE generation <> (SELECT generation FROM engine_snapshot WHERE id = 1)
+            DELETE FROM engine_snapshot_parts WHERE generation <> (SELECT generation FROM engine_snapshot WHERE id = 1);
+            DELETE FROM watermark_marks WHERE seq < (SELECT through_seq FROM engine_snapshot WHERE id = 1);
             """, "removing old snapshot parts")
         return stored
     }

@@ -36,6 +36,8 @@ struct WriterState {
     let upsertCheckpoint: Statement
     let upsertSnapshot: Statement
     let clearSnapshotParts: Statement
+    let recordMark: Statement
+    let dropOldMarks: Statement
     /// Generation of the snapshot being saved in parts (see ``SnapshotPartsSchema``).
     var stagingGeneration: Int64 = 0
     let updateHead: Statement
@@ -84,6 +86,11 @@ struct WriterState {
                 state = excluded.state, taken_at = excluded.taken_at, parts = 0, generation = 0
             """)
         clearSnapshotParts = try conn.prepare("DELETE FROM engine_snapshot_parts")
+        recordMark = try conn.prepare("""
+            INSERT INTO watermark_marks (seq, watermark) VALUES (?1, ?2)
+            ON CONFLICT (seq) DO UPDATE SET watermark = max(watermark, excluded.watermark)
+            """)
+        dropOldMarks = try conn.prepare("DELETE FROM watermark_marks WHERE seq < ?1")
         updateHead = try conn.prepare("UPDATE chain SET head_seq = ?1, head_hash = ?2 WHERE id = 1")
         findSource = try conn.prepare("SELECT id FROM sources WHERE path = ?1")
         insertSource = try conn.prepare("INSERT INTO sources (path) VALUES (?1)")
@@ -231,6 +238,17 @@ extension AuditStore {
         }
     }
 
+    /// Records, in the open transaction, that the wall clock moved the
+    /// engine's watermark to `watermark` after the newest appended event (see
+    /// ``WatermarkSchema``).
+    package func recordWatermark(_ watermark: Timestamp) throws(StoreError) {
+        try withWriter { (w) throws(StoreError) in
+            let s = w.recordMark
+            s.bind(1, w.head.seq); s.bind(2, watermark.micros)
+            try s.run()
+        }
+    }
+
     /// Events appended since the last commit.
     package var pendingEvents: Int { writer?.pendingEvents ?? 0 }
 
@@ -247,6 +265,8 @@ extension AuditStore {
                 s.bind(1, SnapshotCodec.format); s.bind(2, w.head.seq); s.bindBlob(3, blob); s.bind(4, now.micros)
                 try s.run()
                 try w.clearSnapshotParts.run()
+                w.dropOldMarks.bind(1, w.head.seq)
+                try w.dropOldMarks.run()
             }
             if w.head.seq - w.keyedThrough >= Int64(max(1, options.keyMergeEvents)) {
                 try flushBulk(&w)

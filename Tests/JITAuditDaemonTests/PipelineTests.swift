@@ -74,7 +74,8 @@ final class RecordingJournal: AuditJournal, @unchecked Sendable {
         try saveSnapshot(encoded: bytes, throughSeq: throughSeq, at: now)
     }
 
-    func resume(restore: (EngineState) -> Void, feed: (UnsafeRawBufferPointer) -> Void) throws -> ResumePoint {
+    func resume(restore: (EngineState) -> Void, feed: (UnsafeRawBufferPointer) -> Void,
+                advance: (Timestamp) -> Void) throws -> ResumePoint {
         ResumePoint(engineState: nil, replayedEvents: 0, fileCheckpoints: [:])
     }
 

@@ -16,6 +16,9 @@ public struct Engine: Sendable {
     /// the hot path so a lookup hashes the key, not the rule id too).
     private var perRule: [RuleState]
     private var emitted: [Finding] = []
+    /// Events released and deadlines fired so far by this engine value (not
+    /// part of its state): tells a caller whether ``advance(to:)`` did anything.
+    public private(set) var steps = 0
 
     // Rules by role, as indexes into `rules.rules`.
     private let matchRules: [Int]
@@ -123,8 +126,10 @@ public struct Engine: Sendable {
             let nextTimer = core.timers.topOrder.map { Timestamp(micros: $0.ts) }
             if let e = nextEvent, e <= w, nextTimer.map({ e <= $0 }) ?? true {
                 release(core.reorder.pop()!)
+                steps &+= 1
             } else if let t = nextTimer, t <= w {
                 fire(core.timers.pop()!)
+                steps &+= 1
             } else {
                 break
             }

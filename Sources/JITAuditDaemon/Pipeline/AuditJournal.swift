@@ -33,11 +33,17 @@ public struct DurableBatch: Sendable {
     public var checkpoint: FileCheckpoint?
     /// The engine's state after this batch, when a snapshot is due.
     public var engineState: EngineState?
+    /// The watermark the wall clock moved the engine to after this batch's
+    /// events (a tick that released events or fired deadlines), journaled so
+    /// a resume replays it at the same point.
+    public var watermark: Timestamp?
     /// Wall-clock time the batch was received.
     public var receivedAt: Timestamp
 
     public init(receivedAt: Timestamp) { self.receivedAt = receivedAt }
-    public var isEmpty: Bool { events.isEmpty && rejections.isEmpty && findings.isEmpty && checkpoint == nil && engineState == nil }
+    public var isEmpty: Bool {
+        events.isEmpty && rejections.isEmpty && findings.isEmpty && checkpoint == nil && engineState == nil && watermark == nil
+    }
 }
 
 /// Where the pipeline resumes after a restart: the last engine snapshot and
@@ -86,8 +92,10 @@ public protocol AuditJournal: AnyObject {
     /// event `throughSeq`, unless a newer one is stored.
     func saveStagedSnapshot(parts: Int, throughSeq: Int64, at now: Timestamp) throws
     /// Loads the last snapshot with `restore`, then streams the raw line of
-    /// every event logged after it, oldest first, to `feed`.
-    func resume(restore: (EngineState) -> Void, feed: (UnsafeRawBufferPointer) -> Void) throws -> ResumePoint
+    /// every event logged after it, oldest first, to `feed`, and each
+    /// journaled watermark advance to `advance` right after the event it followed.
+    func resume(restore: (EngineState) -> Void, feed: (UnsafeRawBufferPointer) -> Void,
+                advance: (Timestamp) -> Void) throws -> ResumePoint
     /// Deletes audit-log rows received before `cutoff`; returns how many went.
     func prune(before cutoff: Timestamp, now: Timestamp) throws -> Int
 }

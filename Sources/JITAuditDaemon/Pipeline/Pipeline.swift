@@ -98,6 +98,9 @@ public actor Pipeline: LineIntake {
             guard case .success(let e) = decoder.decode(raw.assumingMemoryBound(to: UInt8.self)) else { return }
             restored.ingest(e)
             findings += restored.takeFindings()
+        }, advance: { watermark in
+            restored.advance(to: watermark)
+            findings += restored.takeFindings()
         })
         engine = restored
         var batch = DurableBatch(receivedAt: wallClock())
@@ -162,9 +165,12 @@ public actor Pipeline: LineIntake {
         let now = wallClock()
         guard let newest = newestArrival else { return }
         let flowing = newest.eventTime + (now - newest.wall) - engine.config.allowedLateness
+        let steps = engine.steps
         engine.advance(to: flowing)
         var durable = DurableBatch(receivedAt: now)
         durable.findings = engine.takeFindings()
+        // Journaled only when it changed what the engine did: an idle daemon writes nothing.
+        if engine.steps != steps { durable.watermark = engine.watermark }
         try await join(durable)?.wait()
     }
 

@@ -24,6 +24,7 @@ public final class StoreJournal: AuditJournal {
                                      peer: a.peer.map { JITAuditStore.PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid) }, receivedAt: b.receivedAt)
                 }
                 for r in b.rejections { try reject(r, at: b.receivedAt) }
+                if let w = b.watermark { try store.recordWatermark(w) }
                 for f in b.findings where try !store.record(f, recordedAt: b.receivedAt) { stored.insert(f.id) }
                 if let c = b.checkpoint {
                     try store.save(SourceCheckpoint(path: c.path, device: c.device, inode: c.inode, fingerprint: c.fingerprint,
@@ -65,14 +66,15 @@ public final class StoreJournal: AuditJournal {
                          line: r.position.line, offset: r.position.offset, peer: peer, receivedAt: now)
     }
 
-    public func resume(restore: (EngineState) -> Void, feed: (UnsafeRawBufferPointer) -> Void) throws -> ResumePoint {
+    public func resume(restore: (EngineState) -> Void, feed: (UnsafeRawBufferPointer) -> Void,
+                       advance: (Timestamp) -> Void) throws -> ResumePoint {
         let snap = try store.snapshot()
         if let snap { restore(snap.state) }
         var n = 0
-        try store.forEachEvent(after: snap?.throughSeq ?? 0) { raw in
+        try store.forEachEvent(after: snap?.throughSeq ?? 0, { _, raw in
             n += 1
             feed(raw)
-        }
+        }, mark: advance)
         let cps = try store.checkpoints().mapValues {
             FileCheckpoint(path: $0.path, device: $0.device, inode: $0.inode, fingerprint: $0.fingerprint, offset: $0.offset, line: $0.line)
         }

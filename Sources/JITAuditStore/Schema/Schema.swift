@@ -21,6 +21,7 @@ enum Schema {
         Migration(version: 2, name: "report_summaries", sql: SummarySchema.migration),
         Migration(version: 3, name: "bulk_key_index", sql: KeyIndexSchema.migration),
         Migration(version: 4, name: "snapshot_parts", sql: SnapshotPartsSchema.migration),
+        Migration(version: 5, name: "watermark_marks", sql: WatermarkSchema.migration),
     ]
 
     // Every column of `events` except `hash` is covered by the hash chain (see
