@@ -128,4 +128,14 @@ struct Baseline: Codable, Sendable {
 enum BaselineValue: Hashable, Codable, Sendable {
     case ip(IPAddress)
     case text(field: String, value: String)
+
+    // Hashes the value alone (equality still compares the field): one set
+    // rarely holds one text under two fields, and this is hashed for every
+    // value of every first-seen event.
+    func hash(into h: inout Hasher) {
+        switch self {
+        case .ip(let a): h.combine(a)
+        case .text(_, let v): h.combine(v)
+        }
+    }
 }
