@@ -31,16 +31,6 @@ extension AuditStore {
         return (try decoded.get(), through)
     }
 
-    /// Calls `body` with the raw line of every event after `seq`, in arrival
-    /// order: what the engine must be fed on top of the snapshot.
-    package func forEachEvent(after seq: Int64, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let s = try conn.prepare("SELECT raw FROM events WHERE seq > ?1 ORDER BY seq")
-        s.bind(1, seq)
-        while try s.step() {
-            try body(s.bytes(0) ?? UnsafeRawBufferPointer(start: nil, count: 0))
-        }
-    }
-
     /// The wall clock's watermark advances recorded after event `seq` or
     /// later, oldest first: (the newest event's seq then, the watermark).
     package func watermarkMarks(from seq: Int64) throws(StoreError) -> [(seq: Int64, watermark: Timestamp)] {
@@ -51,21 +41,24 @@ extension AuditStore {
         return out
     }
 
-    /// Calls `body` with each event after `seq` (its seq and raw line) in
-    /// arrival order, and `mark` with each watermark advance recorded after
-    /// `seq` (see ``WatermarkSchema``) right after the event it followed.
-    package func forEachEvent(after seq: Int64, _ body: (Int64, UnsafeRawBufferPointer) throws -> Void,
-                              mark: (Timestamp) throws -> Void) throws {
+    /// Calls `body` with the raw line of every event after `seq`, in arrival
+    /// order: what the engine must be fed on top of the snapshot; and `mark`
+    /// with each watermark advance recorded after `seq` (see
+    /// ``WatermarkSchema``) right after the event it followed.
+    package func forEachEvent(after seq: Int64, mark: (Timestamp) throws -> Void = { _ in },
+                              _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         var marks = try watermarkMarks(from: seq)[...]
-        let s = try conn.prepare("SELECT seq, raw FROM events WHERE seq > ?1 ORDER BY seq")
-        s.bind(1, seq)
-        while let m = marks.first, m.seq <= seq { try mark(m.watermark); marks.removeFirst() }
-        while try s.step() {
-            let n = s.int64(0)
-            try body(n, s.bytes(1) ?? UnsafeRawBufferPointer(start: nil, count: 0))
+        func apply(through n: Int64) throws {
             while let m = marks.first, m.seq <= n { try mark(m.watermark); marks.removeFirst() }
         }
-        for m in marks { try mark(m.watermark) }
+        let s = try conn.prepare("SELECT seq, raw FROM events WHERE seq > ?1 ORDER BY seq")
+        s.bind(1, seq)
+        try apply(through: seq)
+        while try s.step() {
+            try body(s.bytes(1) ?? UnsafeRawBufferPointer(start: nil, count: 0))
+            try apply(through: s.int64(0))
+        }
+        try apply(through: .max)
     }
 
     /// Every file source's checkpoint, by path.

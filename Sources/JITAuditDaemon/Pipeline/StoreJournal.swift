@@ -71,10 +71,10 @@ public final class StoreJournal: AuditJournal {
         let snap = try store.snapshot()
         if let snap { restore(snap.state) }
         var n = 0
-        try store.forEachEvent(after: snap?.throughSeq ?? 0, { _, raw in
+        try store.forEachEvent(after: snap?.throughSeq ?? 0, mark: advance) { raw in
             n += 1
             feed(raw)
-        }, mark: advance)
+        }
         let cps = try store.checkpoints().mapValues {
             FileCheckpoint(path: $0.path, device: $0.device, inode: $0.inode, fingerprint: $0.fingerprint, offset: $0.offset, line: $0.line)
         }

@@ -63,12 +63,16 @@ package struct DurableReplay: ~Copyable {
         // Streamed, not collected: up to `snapshotEvery` events may follow the snapshot.
         var raised: [Finding] = []
         var refed = 0
-        try store.forEachEvent(after: through) { raw in
+        // A store the daemon wrote may hold its wall-clock advances: applied where they happened.
+        var restored = engine
+        try store.forEachEvent(after: through, mark: { restored.advance(to: $0) }) { raw in
             guard case .success(let e) = decoder.decode(raw.bindMemory(to: UInt8.self)) else { return }
-            engine.ingest(e)
+            restored.ingest(e)
             refed += 1
-            if engine.hasFindings { raised += engine.takeFindings() }
+            if restored.hasFindings { raised += restored.takeFindings() }
         }
+        raised += restored.takeFindings()
+        engine = restored
         replayedFromLog = refed
         let at = now()
         for f in raised where try store.record(f, recordedAt: at) {
