@@ -29,6 +29,9 @@ package final class AuditStore {
         /// the same throughput (`scripts/bench-live`). A bulk load uses
         /// larger merges (fewer statements), `replay --db` 262,144.
         package var keyMergeEvents: Int = 4_096
+        /// Checkpoint the write-ahead log on a thread of its own instead of
+        /// inside the commit that fills it (see ``WALCheckpointer``).
+        package var backgroundCheckpoint = true
         package init() {}
     }
 
@@ -39,6 +42,7 @@ package final class AuditStore {
 
     // Writer state; see AuditStore+Write.swift.
     var writer: WriterState?
+    private var checkpointer: WALCheckpointer?
 
     package init(path: String, mode: Mode, options: Options = Options()) throws(StoreError) {
         self.path = path
@@ -61,6 +65,11 @@ package final class AuditStore {
             try configureWriter()
             try migrate()
             writer = try WriterState(conn: conn)
+            if options.backgroundCheckpoint {
+                let c = try WALCheckpointer(path: path)
+                c.attach(to: conn)
+                checkpointer = c
+            }
         } else {
             try conn.exec("PRAGMA query_only = ON", "configuring the reader")
             let version = try conn.scalarInt("PRAGMA user_version") ?? 0
@@ -69,6 +78,13 @@ package final class AuditStore {
             }
         }
     }
+
+    deinit {
+        checkpointer?.detach(from: conn)
+    }
+
+    /// Write-ahead-log checkpoints completed beside the writer (0 without ``Options/backgroundCheckpoint``).
+    package var backgroundCheckpoints: Int { checkpointer?.backgroundCheckpoints ?? 0 }
 
     /// Schema version of this binary.
     package static var schemaVersion: Int { Schema.latestVersion }
