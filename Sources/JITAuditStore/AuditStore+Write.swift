@@ -45,14 +45,15 @@ struct WriterState {
     let insertSource: Statement
     let summary: SummaryWriter
     let keys: KeyIndexWriter
-    /// Events through this seq are in the key tables: as committed, and in the open transaction.
-    var committedKeyedThrough: Int64
-    var keyedThrough: Int64
-    /// What the events after `keyedThrough` add to the summary tables,
-    /// written with the next key merge (see ``KeyIndexSchema``).
+    /// Events through these seqs are in each bulk table (see ``BulkMarkersSchema``): as committed, and in the open transaction.
+    var committedThrough: [BulkTable: Int64] = [:]
+    var through: [BulkTable: Int64] = [:]
+    let summaryThrough: Statement
+    /// What the events after the summaries' marker add to the summary tables,
+    /// written with their next merge.
     var summaryBatch = SummaryBatch()
     /// False after a rollback (or before the first transaction): the batch is
-    /// rebuilt from the committed events after the key tables' end first.
+    /// rebuilt from the committed events after the summaries' marker first.
     var summaryValid = false
     var hasher = ChainHasher()
     var sources: [String: (id: Int64, path: [UInt8])] = [:]
@@ -96,8 +97,9 @@ struct WriterState {
         insertSource = try conn.prepare("INSERT INTO sources (path) VALUES (?1)")
         summary = try SummaryWriter(conn: conn)
         keys = try KeyIndexWriter(conn: conn)
-        committedKeyedThrough = try KeyIndexWriter.through(conn)
-        keyedThrough = committedKeyedThrough
+        summaryThrough = try conn.prepare("UPDATE index_state SET \(BulkTable.summaries.marker) = ?1 WHERE id = 1")
+        for t in BulkTable.allCases { committedThrough[t] = try t.through(conn) }
+        through = committedThrough
         let h = try conn.prepare("SELECT head_seq, head_hash FROM chain WHERE id = 1")
         guard try h.step(), let hash = h.blob(1), hash.count == 32 else {
             throw StoreError(.corrupt, "the chain table has no valid head row; the database was altered by hand", path: conn.path)
@@ -268,8 +270,14 @@ extension AuditStore {
                 w.dropOldMarks.bind(1, w.head.seq)
                 try w.dropOldMarks.run()
             }
-            if w.head.seq - w.keyedThrough >= Int64(max(1, options.keyMergeEvents)) {
-                try flushBulk(&w)
+            // At most one bulk merge per commit, the table furthest behind:
+            // the three follow each other in consecutive commits instead of
+            // adding up in one (see ``BulkMarkersSchema``).
+            // (Ties go in `allCases` order.)
+            let through = w.through
+            if let table = BulkTable.allCases.min(by: { through[$0]! < through[$1]! }),
+               w.head.seq - through[table]! >= Int64(max(1, options.keyMergeEvents)) {
+                try merge(table, &w)
             }
             if w.head.seq != w.committedHead.seq {
                 w.updateHead.bind(1, w.head.seq); w.updateHead.bindBlob(2, w.head.hash)
@@ -278,7 +286,7 @@ extension AuditStore {
             try conn.exec("COMMIT", "committing a batch")
             w.inTransaction = false
             w.committedHead = w.head
-            w.committedKeyedThrough = w.keyedThrough
+            w.committedThrough = w.through
             w.pendingEvents = 0
         }
     }
@@ -289,37 +297,41 @@ extension AuditStore {
     /// A bulk load calls it at its end; prune before deleting.
     package func flushBulkTables() throws(StoreError) {
         try commit(at: Timestamp(micros: 0))
-        guard let w = writer, w.committedHead.seq > w.committedKeyedThrough else { return }
+        guard let w = writer, w.committedThrough.values.contains(where: { $0 < w.committedHead.seq }) else { return }
         try withWriter { (w) throws(StoreError) in
-            try flushBulk(&w)
+            for t in BulkTable.allCases { try merge(t, &w) }
             try conn.exec("COMMIT", "committing the lookup tables")
             w.inTransaction = false
-            w.committedKeyedThrough = w.keyedThrough
+            w.committedThrough = w.through
         }
     }
 
-    /// Writes the events after `keyedThrough` into the key tables and the
-    /// summaries, in the open transaction.
-    private func flushBulk(_ w: inout WriterState) throws(StoreError) {
-        if !w.summaryBatch.isEmpty {
-            try w.summary.write(w.summaryBatch)
-            w.summaryBatch.removeAll()
+    /// Writes the events after `table`'s marker into it, in the open transaction.
+    private func merge(_ table: BulkTable, _ w: inout WriterState) throws(StoreError) {
+        let from = w.through[table]!
+        guard w.head.seq > from else { return }
+        if table == .summaries {
+            if !w.summaryBatch.isEmpty {
+                try w.summary.write(w.summaryBatch)
+                w.summaryBatch.removeAll()
+            }
+            w.summaryThrough.bind(1, w.head.seq)
+            try w.summaryThrough.run()
+        } else {
+            try w.keys.merge(table, after: from, upTo: w.head.seq)
         }
-        if w.head.seq > w.keyedThrough {
-            try w.keys.merge(after: w.keyedThrough, upTo: w.head.seq)
-            w.keyedThrough = w.head.seq
-        }
+        w.through[table] = w.head.seq
     }
 
     /// Rebuilds the pending summary batch from the committed events after the
-    /// key tables' end (a new writer, or after a rollback).
+    /// summaries' marker (a new writer, or after a rollback).
     private func refillSummary() throws(StoreError) {
         writer!.summaryBatch.removeAll()
         var batch = SummaryBatch()
         // The intake's limits, bar the identifier length (a configured one may differ).
         let decoder = LineDecoder(maxIdentifierBytes: .max)
         let s = try conn.prepare("SELECT raw FROM events WHERE seq > ?1 ORDER BY seq")
-        s.bind(1, writer!.committedKeyedThrough)
+        s.bind(1, writer!.committedThrough[.summaries]!)
         while try s.step() {
             // A row that no longer decodes was altered by hand: `verify` names
             // it; as on resume, it is skipped rather than stopping the writer.
@@ -336,7 +348,7 @@ extension AuditStore {
         if conn.inTransaction { try? conn.exec("ROLLBACK") }
         writer!.inTransaction = false
         writer!.head = writer!.committedHead
-        writer!.keyedThrough = writer!.committedKeyedThrough
+        writer!.through = writer!.committedThrough
         writer!.pendingEvents = 0
         writer!.summaryBatch.removeAll()
         writer!.summaryValid = false

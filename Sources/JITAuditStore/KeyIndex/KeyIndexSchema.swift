@@ -9,10 +9,12 @@
 /// seq order) and its `ts` index (nearly in order) are written per commit;
 /// the newest events' keys are copied, sorted, into `request_index` and
 /// `actor_index` once enough have accumulated (``AuditStore/Options/keyMergeEvents``),
-/// in the transaction of the commit that reaches the threshold.
+/// in a commit's transaction (since schema 6 each table in a commit of its
+/// own, see ``BulkMarkersSchema``).
 ///
-/// `index_state.through_seq` says how far the tables reach: every event with
-/// `seq <= through_seq` has exactly one row in each, and no other row exists.
+/// `index_state.through_seq` says how far `request_index` reaches (and
+/// `actor_through` for `actor_index`, since schema 6): every event with `seq`
+/// at or before the marker has exactly one row, and no other row exists.
 /// The views `events_of_request` and `events_of_actor` add the events after
 /// it (a short scan by seq), so a lookup through them is always complete;
 /// queries go through the views, and so can an auditor's own SQL.

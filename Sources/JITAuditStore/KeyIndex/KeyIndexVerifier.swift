@@ -1,19 +1,23 @@
 extension AuditStore {
     /// Checks the key tables against the audit log (see ``KeyIndexSchema``):
     /// every row must name an event with that key and time, at or before
-    /// `index_state.through_seq`, and every such event must have its row. A
+    /// its marker in `index_state`, and every such event must have its row. A
     /// key row deleted by hand would hide an event from lookups by request
     /// or actor while its hash chain stays intact, so `verify` reports it.
     func keyIndexProblem() throws(StoreError) -> ChainReport.Problem? {
         guard try conn.hasKeyIndex() else { return nil }
-        let through = try KeyIndexWriter.through(conn)
         let bits = try KeyIndexWriter.bucketBits(conn)
         let head = try conn.scalarInt("SELECT head_seq FROM chain WHERE id = 1") ?? 0
-        if through > head {
-            // The writer would never index the events between the head and it, hiding them from lookups.
-            return .init(seq: through, reason: "index_state.through_seq is past the newest row (\(head)): the table was altered by hand")
+        let markers = try conn.hasBulkMarkers() ? BulkTable.allCases : [.requestIndex]
+        for t in markers {
+            let through = try t.through(conn)
+            if through > head {
+                // The writer would never add the events between the head and it, hiding them from lookups and reports.
+                return .init(seq: through, reason: "index_state.\(t.marker) is past the newest row (\(head)): the table was altered by hand")
+            }
         }
-        for (table, column) in [("request_index", "request_id"), ("actor_index", "actor_key")] {
+        for (bulk, table, column) in [(BulkTable.requestIndex, "request_index", "request_id"), (.actorIndex, "actor_index", "actor_key")] {
+            let through = try bulk.through(conn)
             let stray = try conn.prepare("""
                 SELECT k.seq, CASE WHEN e.seq IS NULL THEN 1 WHEN k.seq > ?1 THEN 2
                                    WHEN NOT EXISTS (SELECT 1 FROM index_buckets b WHERE b.bucket = k.bucket) THEN 4 ELSE 3 END
@@ -24,7 +28,7 @@ extension AuditStore {
                 """)
             stray.bind(1, through)
             if try stray.step() {
-                let what = ["names no event of the log", "is past index_state.through_seq (\(through))",
+                let what = ["names no event of the log", "is past index_state.\(try conn.hasBulkMarkers() ? bulk.marker : "through_seq") (\(through))",
                             "does not match the event's \(column), time and bucket", "is in a bucket that index_buckets does not list"][stray.int(1) - 1]
                 return .init(seq: stray.int64(0), reason: "the \(table) row of this seq \(what): the table was altered by hand")
             }

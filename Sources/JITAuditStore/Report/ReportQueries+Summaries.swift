@@ -2,12 +2,12 @@
 /// ``SummarySchema``).
 extension ReportQueries {
     /// The newest event the summary tables hold: the writer adds events to
-    /// them in bulk, with the lookup tables (see ``KeyIndexSchema``); the
+    /// them in bulk, like the lookup tables (see ``BulkMarkersSchema``); the
     /// report adds the events after it itself. Nil for a store that writes
     /// them with every commit (schema 2).
     func summariesThrough() throws(StoreError) -> Int64? {
         guard try conn.hasKeyIndex() else { return nil }
-        return try KeyIndexWriter.through(conn)
+        return try BulkTable.summaries.through(conn)
     }
 
     /// `report_tail`: the request ids of the events after `through`, whose

@@ -22,6 +22,7 @@ enum Schema {
         Migration(version: 3, name: "bulk_key_index", sql: KeyIndexSchema.migration),
         Migration(version: 4, name: "snapshot_parts", sql: SnapshotPartsSchema.migration),
         Migration(version: 5, name: "watermark_marks", sql: WatermarkSchema.migration),
+        Migration(version: 6, name: "bulk_markers", sql: BulkMarkersSchema.migration),
     ]
 
     // Every column of `events` except `hash` is covered by the hash chain (see
