@@ -27,7 +27,7 @@ import Testing
     }
 
     @Test func evictsTheLeastRecentlyActive() {
-        var table: [String: Timestamp] = [:]
+        var table = ShardedTable<Timestamp>()
         for i in 0..<100 { table["k\(i)"] = Timestamp(micros: Int64(i)) }
         #expect(Engine.evictOldest(&table, keep: 90) { $0 } == 10)
         #expect(table.count == 90)

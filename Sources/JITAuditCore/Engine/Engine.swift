@@ -157,7 +157,7 @@ public struct Engine: Sendable {
         if core.firstEventTs == nil { core.firstEventTs = e.ts }
         // One hash lookup serves the whole event: nothing below adds or removes requests.
         let slot = core.requests.index(forKey: e.requestID)
-        let request = slot.flatMap { core.requests.values[$0].request }
+        let request = slot.flatMap { core.requests[at: $0].request }
         if !p.matched { runMatchRules(e, request: request) }
         let subject = Subject(event: e, request: request)
         let bit = UInt8(1) << e.kind.rawValue
@@ -166,14 +166,14 @@ public struct Engine: Sendable {
         for (n, i) in absenceRules.enumerated() where kindMasks[i] & bit != 0 {
             guard case .absence(let a) = rules.rules[i].kind, a.start.evaluate(subject, rules.calendars) else { continue }
             // One deadline per request, from its first start event.
-            guard let slot, core.requests.values[slot].absenceStarted & (1 << UInt64(n)) == 0 else { continue }
-            core.requests.values[slot].absenceStarted |= 1 << UInt64(n)
+            guard let slot, core.requests[at: slot].absenceStarted & (1 << UInt64(n)) == 0 else { continue }
+            core.requests[at: slot].absenceStarted |= 1 << UInt64(n)
             core.seq &+= 1
             core.timers.push(PendingTimer(deadline: e.ts + a.within, seq: core.seq, rule: rules.rules[i].id,
                                            requestID: e.requestID, start: e.ts, ruleIndex: i))
         }
         for i in sequenceRules where kindMasks[i] & bit != 0 {
-            sequence(i, subject: subject, record: slot.map { core.requests.values[$0] })
+            sequence(i, subject: subject, record: slot.map { core.requests[at: $0] })
         }
     }
 
@@ -321,7 +321,7 @@ public struct Engine: Sendable {
         }
         for (i, r) in rules.rules.enumerated() {
             guard let sup = r.suppression else { continue }
-            perRule[i].lastFired = perRule[i].lastFired.filter { $0.value + sup.span > w }
+            perRule[i].lastFired.removeAll { $1 + sup.span <= w }
         }
     }
 
@@ -396,7 +396,7 @@ public struct Engine: Sendable {
     public static let stateEvictedRule = "state_evicted"
 
     /// Removes the least recently active entries until `keep` remain; returns how many went.
-    static func evictOldest<V>(_ table: inout [String: V], keep: Int, age: (V) -> Timestamp) -> Int {
+    static func evictOldest<V>(_ table: inout ShardedTable<V>, keep: Int, age: (V) -> Timestamp) -> Int {
         let excess = table.count - keep
         guard excess > 0 else { return 0 }
         var ages = table.values.map { age($0).micros }

@@ -12,7 +12,7 @@ public struct EngineState: Codable, Sendable {
     var reorder = MinHeap<PendingEvent>()
     var timers = MinHeap<PendingTimer>()
     var findingQueue = MinHeap<QueuedFinding>()
-    var requests: [String: RequestRecord] = [:]
+    var requests = ShardedTable<RequestRecord>()
     /// Per rule id: windows, baselines and suppression. Kept by id so a reload
     /// keeps the state of the rules that did not change.
     var rules: [String: RuleState] = [:]
@@ -109,11 +109,11 @@ struct WindowState: Codable, Sendable {
 /// One rule's keyed state.
 struct RuleState: Codable, Sendable {
     /// Threshold rules: the window of each group key.
-    var windows: [String: WindowState] = [:]
+    var windows = ShardedTable<WindowState>()
     /// First-seen rules: known values of each group key.
-    var baselines: [String: Baseline] = [:]
+    var baselines = ShardedTable<Baseline>()
     /// Suppression: when each key last fired.
-    var lastFired: [String: Timestamp] = [:]
+    var lastFired = ShardedTable<Timestamp>()
 }
 
 /// Values seen for one group key of a first-seen rule.

@@ -1,0 +1,148 @@
+/// A `String`-keyed table kept as 64 dictionaries, so that copying it costs
+/// the engine a little at a time instead of all at once.
+///
+/// The daemon takes the engine's state for a snapshot by value while the
+/// engine goes on (``Engine/state`` shares storage, copy-on-write). With one
+/// dictionary per table, the first event after a snapshot copied the whole
+/// table on the pipeline actor, during which no event was processed: 11.5–12 ms
+/// for 150,000 requests (about what `scripts/bench-live` holds at 50,000
+/// events/s; seen in its profile), and in proportion for the millions of keys
+/// the key ceiling allows. Split, an event copies at most the one shard its
+/// key falls in (measured: 6–8 µs for the first write after the copy).
+///
+/// The shard is picked from three bytes and the length of the key, not a
+/// full hash, as the dictionary inside hashes the key again. Keys chosen to
+/// fall in one shard only make the table behave as one dictionary.
+struct ShardedTable<Value> {
+    static var shardCount: Int { 64 }
+    private var shards: [[String: Value]] = Array(repeating: [:], count: 64)
+    private(set) var count = 0
+
+    init() {}
+
+    var isEmpty: Bool { count == 0 }
+
+    @inline(__always) static func shard(_ key: String) -> Int {
+        var k = key
+        return k.withUTF8 { b in
+            let n = b.count
+            guard n > 0 else { return 0 }
+            return (Int(b[n - 1]) &* 31 &+ Int(b[n &- 1 &- (n &>> 2)]) &* 7 &+ Int(b[n &>> 1]) &+ n) & 63
+        }
+    }
+
+    subscript(key: String) -> Value? {
+        get { shards[Self.shard(key)][key] }
+        set {
+            let s = Self.shard(key)
+            let before = shards[s].count
+            shards[s][key] = newValue
+            count += shards[s].count - before
+        }
+    }
+
+    subscript(key: String, default value: @autoclosure () -> Value) -> Value {
+        get { shards[Self.shard(key)][key] ?? value() }
+        _modify {
+            let s = Self.shard(key)
+            let before = shards[s].count
+            yield &shards[s][key, default: value()]
+            count += shards[s].count - before
+        }
+    }
+
+    @discardableResult
+    mutating func removeValue(forKey key: String) -> Value? {
+        let s = Self.shard(key)
+        guard let v = shards[s].removeValue(forKey: key) else { return nil }
+        count -= 1
+        return v
+    }
+
+    /// Where a key's value is stored, valid until the table changes.
+    struct Index {
+        fileprivate var shard: Int
+        fileprivate var slot: Dictionary<String, Value>.Index
+    }
+
+    func index(forKey key: String) -> Index? {
+        let s = Self.shard(key)
+        return shards[s].index(forKey: key).map { Index(shard: s, slot: $0) }
+    }
+
+    subscript(at i: Index) -> Value {
+        get { shards[i.shard].values[i.slot] }
+        _modify { yield &shards[i.shard].values[i.slot] }
+    }
+
+    mutating func removeAll(where drop: (String, Value) throws -> Bool) rethrows {
+        for s in shards.indices {
+            let before = shards[s].count
+            shards[s] = try shards[s].filter { try !drop($0.key, $0.value) }
+            count -= before - shards[s].count
+        }
+    }
+
+    mutating func reserveCapacity(_ n: Int) {
+        for s in shards.indices { shards[s].reserveCapacity(n / Self.shardCount + 1) }
+    }
+
+    var values: some Sequence<Value> { shards.lazy.flatMap(\.values) }
+}
+
+extension ShardedTable: Sequence {
+    func makeIterator() -> some IteratorProtocol<(key: String, value: Value)> {
+        shards.lazy.flatMap { $0.lazy.map { (key: $0.key, value: $0.value) } }.makeIterator()
+    }
+}
+
+extension ShardedTable: Sendable where Value: Sendable {}
+
+/// Encoded as one dictionary, as the tables were before they were split
+/// (snapshots in the `json-v1` format hold them so).
+extension ShardedTable: Codable where Value: Codable {
+    init(from decoder: any Decoder) throws {
+        let flat = try [String: Value](from: decoder)
+        self.init()
+        reserveCapacity(flat.count)
+        for (k, v) in flat { self[k] = v }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var flat: [String: Value] = [:]
+        flat.reserveCapacity(count)
+        for (k, v) in self { flat[k] = v }
+        try flat.encode(to: encoder)
+    }
+}
+
+extension ShardedTable {
+    /// The keys, in no particular order.
+    var keys: Set<String> { Set(lazy.map(\.key)) }
+}
+
+/// Equal when they hold the same keys with equal values.
+extension ShardedTable: Equatable where Value: Equatable {
+    static func == (a: Self, b: Self) -> Bool {
+        a.count == b.count && a.allSatisfy { b[$0.key] == $0.value }
+    }
+}
+
+extension ShardedTable {
+    /// Shards whose storage `other` shares (what a copy has not yet paid for).
+    func sharedShards(with other: Self) -> Int {
+        zip(shards, other.shards).filter { a, b in
+            a.withStorageIdentity { x in b.withStorageIdentity { y in x == y } }
+        }.count
+    }
+
+    /// Entries in the fullest shard.
+    var largestShard: Int { shards.map(\.count).max() ?? 0 }
+}
+
+private extension Dictionary {
+    /// An identity for the dictionary's storage (equal for copies that share it).
+    func withStorageIdentity<R>(_ body: (ObjectIdentifier?) -> R) -> R {
+        body(unsafeBitCast(self, to: AnyObject?.self).map(ObjectIdentifier.init))
+    }
+}
