@@ -76,11 +76,16 @@ struct ShardedTable<Value> {
     }
 
     mutating func removeAll(where drop: (String, Value) throws -> Bool) rethrows {
-        for s in shards.indices {
-            let before = shards[s].count
-            shards[s] = try shards[s].filter { try !drop($0.key, $0.value) }
-            count -= before - shards[s].count
-        }
+        for s in shards.indices { try removeAll(inShard: s, where: drop) }
+    }
+
+    /// Removes the entries of shard `s` that `drop` selects (no shard is
+    /// rebuilt, and one with nothing to drop is not copied).
+    mutating func removeAll(inShard s: Int, where drop: (String, Value) throws -> Bool) rethrows {
+        var victims: [String] = []
+        for (k, v) in shards[s] where try drop(k, v) { victims.append(k) }
+        for k in victims { shards[s].removeValue(forKey: k) }
+        count -= victims.count
     }
 
     mutating func reserveCapacity(_ n: Int) {
@@ -91,9 +96,26 @@ struct ShardedTable<Value> {
 }
 
 extension ShardedTable: Sequence {
-    func makeIterator() -> some IteratorProtocol<(key: String, value: Value)> {
-        shards.lazy.flatMap { $0.lazy.map { (key: $0.key, value: $0.value) } }.makeIterator()
+    struct Iterator: IteratorProtocol {
+        fileprivate let shards: [[String: Value]]
+        fileprivate var shard = 0
+        fileprivate var inner: Dictionary<String, Value>.Iterator?
+
+        mutating func next() -> (key: String, value: Value)? {
+            while true {
+                if let e = inner?.next() { return e }
+                guard shard < shards.count else { return nil }
+                inner = shards[shard].makeIterator()
+                shard += 1
+            }
+        }
     }
+
+    func makeIterator() -> Iterator { Iterator(shards: shards) }
+
+    /// The entries of one shard (`0..<shardCount`): lets work over a large
+    /// table be spread over several calls.
+    func shard(_ s: Int) -> [String: Value] { shards[s] }
 }
 
 extension ShardedTable: Sendable where Value: Sendable {}
