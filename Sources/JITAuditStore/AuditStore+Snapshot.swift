@@ -56,7 +56,10 @@ extension AuditStore {
 
     /// Makes the `parts` parts staged since part 0 the current snapshot,
     /// unless a newer one is stored (as ``saveSnapshot(encoded:throughSeq:at:)``).
-    /// Parts of any other generation are removed. Returns whether it was stored.
+    /// The parts of other generations stay until ``dropStaleSnapshotParts(limit:)``
+    /// removes them: deleting tens of megabytes here held the writer, and
+    /// every commit behind it, for 120 ms (`scripts/bench-live`). Returns
+    /// whether it was stored.
     @discardableResult
     package func saveStagedSnapshot(parts: Int, throughSeq: Int64, at now: Timestamp) throws(StoreError) -> Bool {
         guard let w = writer else { throw StoreError(.invalidState, "the database was opened for reading", path: path) }
@@ -76,13 +79,38 @@ extension AuditStore {
                 throw StoreError(.invalidState, "the snapshot's \(parts) parts were not all staged", path: path)
             }
             staged.reset()
-            return try setSnapshot(state: [], parts: parts, generation: generation, throughSeq: throughSeq, at: now)
+            return try setSnapshot(state: [], parts: parts, generation: generation, throughSeq: throughSeq, at: now, dropParts: false)
+        }
+    }
+
+    /// Deletes up to `limit` parts of snapshots that are not current (older
+    /// generations, a save cut short), in a transaction of its own. Returns
+    /// whether any are left. Readers only read the current generation's parts,
+    /// so the others are harmless until then.
+    @discardableResult
+    package func dropStaleSnapshotParts(limit: Int) throws(StoreError) -> Bool {
+        guard writer != nil else { throw StoreError(.invalidState, "the database was opened for reading", path: path) }
+        guard !writer!.inTransaction else {
+            throw StoreError(.invalidState, "snapshot parts are removed between batches, not inside one", path: path)
+        }
+        // The generation being staged is not stale.
+        let staging = writer!.stagingGeneration
+        return try inOwnTransaction("removing old snapshot parts") { () throws(StoreError) in
+            let stale = "generation <> coalesce((SELECT generation FROM engine_snapshot WHERE id = 1), 0) AND generation <> ?1"
+            let d = try conn.prepare("DELETE FROM engine_snapshot_parts WHERE rowid IN (SELECT rowid FROM engine_snapshot_parts WHERE \(stale) LIMIT ?2)")
+            d.bind(1, staging); d.bind(2, max(1, limit))
+            try d.run()
+            let left = try conn.prepare("SELECT EXISTS (SELECT 1 FROM engine_snapshot_parts WHERE \(stale))")
+            left.bind(1, staging)
+            _ = try left.step()
+            return left.int(0) == 1
         }
     }
 
     /// Upserts the snapshot row unless a newer one is stored, then drops the
-    /// parts no longer current. Inside a transaction.
-    private func setSnapshot(state: [UInt8], parts: Int, generation: Int64, throughSeq: Int64, at now: Timestamp) throws(StoreError) -> Bool {
+    /// parts no longer current (unless `dropParts` is false). Inside a transaction.
+    private func setSnapshot(state: [UInt8], parts: Int, generation: Int64, throughSeq: Int64, at now: Timestamp,
+                             dropParts: Bool = true) throws(StoreError) -> Bool {
         let s = try conn.prepare("""
             INSERT INTO engine_snapshot (id, format, through_seq, state, taken_at, parts, generation) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)
             ON CONFLICT (id) DO UPDATE SET format = excluded.format, through_seq = excluded.through_seq,
@@ -93,10 +121,12 @@ extension AuditStore {
         s.bind(5, parts); s.bind(6, generation)
         try s.run()
         let stored = conn.changes == 1
-        try conn.exec("""
-            DELETE FROM engine_snapshot_parts WHERE generation <> (SELECT generation FROM engine_snapshot WHERE id = 1);
-            DELETE FROM watermark_marks WHERE seq < (SELECT through_seq FROM engine_snapshot WHERE id = 1);
-            """, "removing old snapshot parts")
+        if dropParts {
+            try conn.exec("DELETE FROM engine_snapshot_parts WHERE generation <> (SELECT generation FROM engine_snapshot WHERE id = 1)",
+                          "removing old snapshot parts")
+        }
+        try conn.exec("DELETE FROM watermark_marks WHERE seq < (SELECT through_seq FROM engine_snapshot WHERE id = 1)",
+                      "removing old watermark marks")
         return stored
     }
 

@@ -66,6 +66,8 @@ final class RecordingJournal: AuditJournal, @unchecked Sendable {
         state.withLock { $0.partsStaged += 1 }
     }
 
+    func dropStaleSnapshotParts(limit: Int) throws -> Bool { false }
+
     func saveStagedSnapshot(parts: Int, throughSeq: Int64, at now: Timestamp) throws {
         let bytes = staged.withLock { p in
             precondition(p.count == parts)

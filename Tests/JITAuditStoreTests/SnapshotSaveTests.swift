@@ -91,15 +91,27 @@ struct SnapshotSaveTests {
         _ = try save(try encoded(15), through: 15, partSize: 100, finish: false)
         snap = try #require(try db.open(.read).snapshot())
         #expect(snap.throughSeq == 10 && snap.state.watermark == Timestamp(micros: 10))
-        // An older one is not stored, and its parts go.
+        // An older one is not stored. Its parts and the cut-short save's stay
+        // until removed a few per transaction (a save does not wait for that).
         #expect(try !save(try encoded(5), through: 5, partSize: 300))
         #expect(try store.snapshot()?.throughSeq == 10)
         let current = try #require(try db.scalar("SELECT generation FROM engine_snapshot"))
+        let stale = try #require(try db.scalar("SELECT count(*) FROM engine_snapshot_parts WHERE generation <> \(current)"))
+        #expect(stale > 3)
+        #expect(try store.dropStaleSnapshotParts(limit: 3))
+        #expect(try db.scalar("SELECT count(*) FROM engine_snapshot_parts WHERE generation <> \(current)") == stale - 3)
+        while try store.dropStaleSnapshotParts(limit: 3) {}
         #expect(try db.scalar("SELECT count(*) FROM engine_snapshot_parts WHERE generation <> \(current)") == 0)
-        // A newer one replaces it and removes the stray parts.
+        #expect(try store.snapshot()?.throughSeq == 10)
+        // A newer one replaces it; the stray parts go after.
         #expect(try save(try encoded(20), through: 20, partSize: 1 << 20))
         #expect(try store.snapshot()?.state.watermark == Timestamp(micros: 20))
+        #expect(try !store.dropStaleSnapshotParts(limit: 1000))
         #expect(try db.scalar("SELECT count(*) FROM engine_snapshot_parts") == 1)
+        // The parts of a save in progress are not stale.
+        try store.stageSnapshotPart([9, 9], index: 0)
+        #expect(try !store.dropStaleSnapshotParts(limit: 1000))
+        #expect(try db.scalar("SELECT count(*) FROM engine_snapshot_parts") == 2)
         // Finishing without every part is refused.
         try store.stageSnapshotPart([1, 2, 3], index: 0)
         #expect(throws: StoreError.self) { try store.saveStagedSnapshot(parts: 2, throughSeq: 20, at: t0) }

@@ -91,6 +91,9 @@ public protocol AuditJournal: AnyObject {
     /// Makes the `parts` staged parts the current snapshot of the state after
     /// event `throughSeq`, unless a newer one is stored.
     func saveStagedSnapshot(parts: Int, throughSeq: Int64, at now: Timestamp) throws
+    /// Removes up to `limit` parts of snapshots no longer current, in a
+    /// transaction of its own; returns whether any are left.
+    func dropStaleSnapshotParts(limit: Int) throws -> Bool
     /// Loads the last snapshot with `restore`, then streams the raw line of
     /// every event logged after it, oldest first, to `feed`, and each
     /// journaled watermark advance to `advance` right after the event it followed.

@@ -280,6 +280,8 @@ public actor Pipeline: LineIntake {
                     saving += try await journal.cpuTimed { try $0.stageSnapshotPart(part, index: i) }
                 }
                 saving += try await journal.cpuTimed { try $0.saveStagedSnapshot(parts: parts, throughSeq: seq, at: now) }
+                // The previous snapshot's parts go a few at a time, commits between.
+                while try await journal.run({ try $0.dropStaleSnapshotParts(limit: 2) }) {}
                 // Paced by what it cost, writing included: the worker (one
                 // SQLite writer) is the daemon's bottleneck, and a snapshot
                 // blob of tens of MB takes it off the events for a while.

@@ -57,6 +57,10 @@ public final class StoreJournal: AuditJournal {
         try store.saveStagedSnapshot(parts: parts, throughSeq: throughSeq, at: now)
     }
 
+    public func dropStaleSnapshotParts(limit: Int) throws -> Bool {
+        try store.dropStaleSnapshotParts(limit: limit)
+    }
+
     private func reject(_ r: DurableBatch.Rejected, at now: Timestamp) throws {
         let peer = r.peer.map { JITAuditStore.PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid) }
         let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(r.raw.count, 1), alignment: 1)
