@@ -102,7 +102,7 @@ public struct Engine: Sendable {
         if event.ts < core.watermark { core.stats.late += 1 }
         if core.maxTs.map({ event.ts > $0 }) ?? true { core.maxTs = event.ts }
         core.seq &+= 1
-        let request = core.requests[event.requestID, default: RequestRecord(lastTs: event.ts)].record(event)
+        let request = core.requests.withValue(forKey: event.requestID, default: { RequestRecord(lastTs: event.ts) }) { $0.record(event) }
         // Rules over one event and its request need not wait for the watermark
         // once the request is known: later events cannot change their verdict.
         var matched = false
@@ -228,7 +228,7 @@ public struct Engine: Sendable {
         guard fs.learnFrom.evaluate(subject, rules.calendars) else { return }
         guard let (display, key) = subject.groupKey(fs.groupBy) else { return }
         var new: [(String, String)] = []
-        perRule[i].baselines[key, default: Baseline(lastSeen: e.ts)].learn { base in
+        perRule[i].baselines.withValue(forKey: key, default: { Baseline(lastSeen: e.ts) }) { base in
             if e.ts > base.lastSeen { base.lastSeen = e.ts }
             for ref in fs.values {
                 let token: BaselineValue

@@ -121,7 +121,6 @@ struct Baseline: Codable, Sendable {
     var values: Set<BaselineValue> = []
     var lastSeen: Timestamp
 
-    mutating func learn(_ body: (inout Baseline) -> Void) { body(&self) }
 }
 
 /// A known value: addresses compare as addresses, other text as written.
