@@ -145,8 +145,10 @@ extension AuditStore {
     }
 
     /// Appends one accepted event to the audit log, chained to the row before it.
+    /// `summarize`: false when the caller hands over the batch's summary part
+    /// itself (``addSummary(_:)``).
     package func append(_ e: Event, source: String, line: Int, offset: Int64, peer: PeerCredentials? = nil,
-                        receivedAt: Timestamp) throws(StoreError) {
+                        receivedAt: Timestamp, summarize: Bool = true) throws(StoreError) {
         try withWriter { (w) throws(StoreError) in
             let src = try sourceID(source, &w)
             let seq = w.head.seq + 1
@@ -183,8 +185,13 @@ extension AuditStore {
             if let failure { throw failure }
             w.head = (seq, hash)
             w.pendingEvents += 1
-            w.summaryBatch.add(e)
+            if summarize { w.summaryBatch.add(e) }
         }
+    }
+
+    /// Adds the summary part of events appended with `summarize: false`, in the open transaction.
+    package func addSummary(_ part: SummaryBatch) throws(StoreError) {
+        try withWriter { (w) throws(StoreError) in w.summaryBatch.merge(part) }
     }
 
     /// Records a rejected line with its reason; its bytes are kept up to ``rejectedBytesCap``.

@@ -138,6 +138,7 @@ package struct DurableReplay: ~Copyable {
                 case .success(let event):
                     stats.accepted += 1
                     batch.events.append(.init(event: event, source: source, line: pos.line, offset: pos.offset))
+                    batch.summary.add(event)
                     engine.ingest(event)
                     sinceSnapshot += 1
                     if engine.hasFindings { batch.findings += engine.takeFindings() }

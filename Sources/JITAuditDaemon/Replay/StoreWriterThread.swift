@@ -23,6 +23,8 @@ struct WriteBatch: Sendable {
     var events: [Accepted] = []
     var rejections: [Rejected] = []
     var findings: [Finding] = []
+    /// What `events` add to the report summaries, built on the engine thread.
+    var summary = SummaryBatch()
     /// Where file sources stand after this batch (the latest per path wins).
     var checkpoints: [SourceCheckpoint] = []
     /// The engine's state after this batch's events, when a snapshot is due.
@@ -137,8 +139,9 @@ final class StoreWriterThread: Sendable {
     private func write(_ b: WriteBatch) throws(StoreError) -> [Finding] {
         let store = box.store
         for a in b.events {
-            try store.append(a.event, source: a.source, line: a.line, offset: a.offset, receivedAt: b.receivedAt)
+            try store.append(a.event, source: a.source, line: a.line, offset: a.offset, receivedAt: b.receivedAt, summarize: false)
         }
+        if !b.events.isEmpty { try store.addSummary(b.summary) }
         for r in b.rejections {
             try store.reject(r.rejection, raw: r.raw, length: r.length, source: r.source, line: r.line, offset: r.offset,
                              receivedAt: b.receivedAt)

@@ -4,9 +4,13 @@ import JITAuditCore
 /// ``SummarySchema``), merged in memory as events are appended and written at
 /// commit: one upsert per request id and per (hour, type) touched, instead of
 /// one per event.
-struct SummaryBatch {
+///
+/// `replay --db` builds each batch's part on its engine thread and hands it
+/// to the writer with the events (``AuditStore/addSummary(_:)``): the writer
+/// thread sets that command's pace, the engine thread has time to spare.
+package struct SummaryBatch: Sendable {
     /// One request id's part of the batch; merged into its row by the same rules.
-    struct Request {
+    struct Request: Sendable {
         var nreq: Int64 = 0
         var rts: Int64?
         var requester: String?
@@ -18,13 +22,15 @@ struct SummaryBatch {
         var cts: Int64?
     }
 
-    struct Hour: Hashable {
+    struct Hour: Hashable, Sendable {
         var hour: Int64
         var kind: EventKind
     }
 
     var requests: [String: Request] = [:]
     var hours: [Hour: Int64] = [:]
+
+    package init() {}
 
     var isEmpty: Bool { requests.isEmpty && hours.isEmpty }
 
@@ -33,8 +39,14 @@ struct SummaryBatch {
         hours.removeAll(keepingCapacity: true)
     }
 
+    /// Adds what a later batch adds, as if its events had been added here one by one.
+    mutating func merge(_ later: SummaryBatch) {
+        for (h, n) in later.hours { hours[h, default: 0] += n }
+        for (id, r) in later.requests { requests[id, default: Request()].merge(r) }
+    }
+
     /// Adds one appended event.
-    mutating func add(_ e: Event) {
+    package mutating func add(_ e: Event) {
         hours[Hour(hour: SummarySchema.hour(e.ts.micros), kind: e.kind), default: 0] += 1
         let ts = e.ts.micros
         switch e.kind {
@@ -69,6 +81,16 @@ extension SummaryBatch.Request {
 
     mutating func addClose(ts: Int64) {
         if cts == nil || ts < cts! { cts = ts }
+    }
+
+    /// Takes a later batch's part for the same id (its events were appended after this one's).
+    mutating func merge(_ later: Self) {
+        nreq += later.nreq
+        if let ts = later.rts, rts == nil || ts < rts! {
+            rts = ts; requester = later.requester; priority = later.priority; environment = later.environment
+        }
+        if let ts = later.dts, dts == nil || ts < dts! { dts = ts; dkind = later.dkind; approver = later.approver }
+        if let ts = later.cts { addClose(ts: ts) }
     }
 
 }
