@@ -153,9 +153,13 @@ public final class Event: Sendable, Codable {
 public enum Identity {
     /// Trimmed spelling, kept for display.
     public static func trim(_ s: String) -> String {
-        var needs = false
-        if let f = s.utf8.first, isSpace(f) { needs = true }
-        if let l = s.utf8.last, isSpace(l) { needs = true }
+        // Over contiguous UTF-8 (always so for a decoded field): the generic
+        // `utf8.first`/`last` cost more than the rest of this together.
+        var copy = s
+        let needs = copy.withUTF8 { b in
+            guard let f = b.first, let l = b.last else { return false }
+            return isSpace(f) || isSpace(l)
+        }
         guard needs else { return s }
         return String(s.trimmingWhitespace)
     }
