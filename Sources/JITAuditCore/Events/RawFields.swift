@@ -145,6 +145,12 @@ struct RawFields {
 
     func identifier(_ f: Field, maxBytes: Int) throws(Rejection) -> String {
         try require(f)
+        let span = spans[f.rawValue]
+        if !span.hasEscapes, span.end - span.start <= maxBytes, span.end > span.start {
+            // Fast path on the bytes: a first byte that is printable ASCII and not a space means not blank.
+            let first = p[span.start]
+            if first > 32 && first < 127 { return String(decoding: UnsafeBufferPointer(rebasing: p[span.start..<span.end]), as: UTF8.self) }
+        }
         let s = string(f)!
         if s.utf8.count > maxBytes {
             throw Rejection(.badValue, "field \"\(f.name)\": longer than \(maxBytes) bytes (\(s.utf8.count))")
