@@ -14,7 +14,7 @@ struct ShardedTableTests {
             switch rng.below(5) {
             case 0: table[key] = step; model[key] = step
             case 1: #expect(table.removeValue(forKey: key) == model.removeValue(forKey: key))
-            case 2: table[key, default: 0] += 1; model[key, default: 0] += 1
+            case 2: table.withValue(forKey: key, default: { 0 }) { $0 += 1 }; model[key, default: 0] += 1
             case 3:
                 if let i = table.index(forKey: key) {
                     table[at: i] -= 1

@@ -41,21 +41,10 @@ struct ShardedTable<Value> {
         }
     }
 
-    subscript(key: String, default value: @autoclosure () -> Value) -> Value {
-        get { shards[Self.shard(key)][key] ?? value() }
-        _modify {
-            let s = Self.shard(key)
-            let before = shards[s].count
-            yield &shards[s][key, default: value()]
-            count += shards[s].count - before
-        }
-    }
-
     /// Runs `body` on the value of `key`, inserting `make()` first when there
-    /// is none. The hot paths use this rather than `self[key, default:]`:
-    /// that accessor is a coroutine nesting the dictionary's, and its frame
-    /// was allocated on the heap at every call (callgrind: one
-    /// `swift_allocObject` per event and per table).
+    /// is none. (Not a `self[key, default:]` subscript: that accessor is a
+    /// coroutine nesting the dictionary's, and its frame was allocated on the
+    /// heap at every call; callgrind: one `swift_allocObject` per event and per table.)
     @inline(__always)
     mutating func withValue<R>(forKey key: String, default make: () -> Value, _ body: (inout Value) -> R) -> R {
         let s = Self.shard(key)
@@ -127,9 +116,6 @@ extension ShardedTable: Sequence {
 
     func makeIterator() -> Iterator { Iterator(shards: shards) }
 
-    /// The entries of one shard (`0..<shardCount`): lets work over a large
-    /// table be spread over several calls.
-    func shard(_ s: Int) -> [String: Value] { shards[s] }
 }
 
 extension ShardedTable: Sendable where Value: Sendable {}

@@ -25,6 +25,7 @@ struct KeyIndexWriter {
 
     /// Indexes events `(after, upTo]` (`after < upTo`) in `table`'s key table, in the open transaction.
     func merge(_ table: BulkTable, after: Int64, upTo: Int64) throws(StoreError) {
+        precondition(table != .summaries, "the summaries are written by SummaryWriter")
         let (insert, through) = table == .actorIndex ? (actors, actorsThrough) : (requests, requestsThrough)
         insert.bind(1, after); insert.bind(2, upTo)
         try insert.run()
