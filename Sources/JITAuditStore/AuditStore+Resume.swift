@@ -1,15 +1,32 @@
 import JITAuditCore
 
 extension AuditStore {
-    /// The last engine snapshot and the seq of the newest event it covers.
-    package func snapshot() throws(StoreError) -> (state: EngineState, throughSeq: Int64)? {
+    /// The last engine snapshot, the seq of the newest event it covers, and
+    /// how many of its open requests' `request` events were not found in the
+    /// log (a `bin-v2` state names them; see ``SnapshotCodec``). Those
+    /// requests are kept without their request event: only a prune shorter
+    /// than the engine's `request_retention`, or a hand edit, removes them.
+    package func snapshot() throws(StoreError) -> (state: EngineState, throughSeq: Int64, unresolvedRequests: Int)? {
         let s = try conn.prepare("SELECT format, through_seq, state, parts, generation FROM engine_snapshot WHERE id = 1")
         guard try s.step() else { return nil }
         let format = s.text(0) ?? ""
         let through = s.int64(1)
         let parts = s.int(3)
+        // The first `request` event with that id and time, as the engine kept the first to arrive.
+        let find = try conn.prepare("SELECT raw FROM events WHERE ts = ?1 AND request_id = ?2 AND event = 'request' ORDER BY seq LIMIT 1")
+        let decoder = LineDecoder(maxIdentifierBytes: .max)
+        let requestEvent = { (id: String, ts: Timestamp) -> Event? in
+            find.bind(1, ts.micros); find.bind(2, id)
+            defer { find.reset() }
+            guard (try? find.step()) == true, let raw = find.bytes(0),
+                  case .success(let e) = decoder.decode(raw.bindMemory(to: UInt8.self)) else { return nil }
+            return e
+        }
+        var unresolved = 0
         guard parts > 0 else {
-            return (try SnapshotCodec.decode(s.bytes(2) ?? UnsafeRawBufferPointer(start: nil, count: 0), format: format, path: path), through)
+            let state = try SnapshotCodec.decode(s.bytes(2) ?? UnsafeRawBufferPointer(start: nil, count: 0), format: format, path: path,
+                                                 requestEvent: requestEvent, unresolved: &unresolved)
+            return (state, through, unresolved)
         }
         // Saved in parts (see SnapshotPartsSchema): concatenated in order, all present.
         let p = try conn.prepare("SELECT part, data FROM engine_snapshot_parts WHERE generation = ?1 ORDER BY part")
@@ -26,9 +43,11 @@ extension AuditStore {
         }
         var decoded: Result<EngineState, StoreError> = .failure(StoreError(.corrupt, "empty snapshot", path: path))
         bytes.withUnsafeBytes { b in
-            decoded = Result { () throws(StoreError) in try SnapshotCodec.decode(b, format: format, path: path) }
+            decoded = Result { () throws(StoreError) in
+                try SnapshotCodec.decode(b, format: format, path: path, requestEvent: requestEvent, unresolved: &unresolved)
+            }
         }
-        return (try decoded.get(), through)
+        return (try decoded.get(), through, unresolved)
     }
 
     /// The wall clock's watermark advances recorded after event `seq` or

@@ -50,6 +50,10 @@ extension Replay {
         let before: EngineStats
         do {
             try runner.resume(onFinding: emit)
+            if runner.unresolvedRequests > 0 {
+                // Said even with --quiet: it changes what the open requests are judged against.
+                printError("warning: \(runner.unresolvedRequests) open requests of the stored engine state lost their request event (no longer in the audit log: pruned below request_retention?); they are judged without it")
+            }
             before = runner.engine.stats
             for file in files.isEmpty ? ["-"] : files {
                 try runner.run(path: file, onRejection: { r, pos in rejectionLog?.writeLine(RejectionFormat.json(r, at: pos)) },

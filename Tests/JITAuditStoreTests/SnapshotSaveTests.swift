@@ -1,6 +1,7 @@
 import Foundation
 import JITAuditCore
 import Testing
+@testable import JITAuditCore
 @testable import JITAuditStore
 
 /// Snapshots encoded off the writer and saved between batches (the daemon's
@@ -36,7 +37,7 @@ struct SnapshotSaveTests {
         #expect(try db.scalar("SELECT count(*) FROM events") == 21)
     }
 
-    /// New snapshots are binary (`bin-v1`); a store whose snapshot an earlier
+    /// New snapshots are binary (`bin-v2`); a store whose snapshot an earlier
     /// version wrote as JSON (`json-v1`) still resumes from it, and an unknown
     /// format is refused with a message, not misread.
     @Test func binarySnapshotsAndEarlierJSONOnesBothRestore() throws {
@@ -47,7 +48,7 @@ struct SnapshotSaveTests {
         state.watermark = Timestamp(micros: 42)
         try store.commit(snapshot: state, at: t0)
         let format = try Connection(path: db.path, readOnly: true, create: false).prepare("SELECT format FROM engine_snapshot")
-        #expect(try format.step() && format.text(0) == "bin-v1")
+        #expect(try format.step() && format.text(0) == "bin-v2")
         #expect(try store.snapshot()?.state.watermark == Timestamp(micros: 42))
 
         let c = try Connection(path: db.path, readOnly: false, create: false)
@@ -59,6 +60,50 @@ struct SnapshotSaveTests {
 
         try c.exec("UPDATE engine_snapshot SET format = 'bin-v9'")
         #expect(throws: StoreError.self) { try store.snapshot() }
+    }
+
+    /// Open requests keep their `request` event; a `bin-v2` snapshot names it
+    /// by id and time and the resume reads it back from the log, so the state
+    /// is the one saved. `bin-v1` snapshots (lines inline) still read; an
+    /// event no longer in the log is counted, and its request kept without it.
+    @Test func requestEventsAreReadBackFromTheLog() throws {
+        let db = try TempDB(); defer { db.cleanup() }
+        let store = try db.open()
+        let config = EngineConfig()
+        var engine = Engine(rules: try RuleSet.defaults(config: config), config: config)
+        let lines = (0..<30).map { i in
+            eventLine(Timestamp(micros: t0.micros + Int64(i) * 1_000_000).rfc3339, i % 3 == 0 ? "request" : "approve", "req-\(i / 3)", "u\(i % 4)",
+                      ["justification": "ticket OPS-\(i) needs a longer text", "priority": "high", "environment": "prod"])
+        }
+        for (i, l) in lines.enumerated() {
+            let e = try event(l)
+            try store.append(e, source: "/gen.jsonl", line: i + 1, offset: Int64(i) * 200, receivedAt: t0)
+            engine.ingest(e)
+        }
+        try store.commit(snapshot: engine.state, at: t0)
+        let blob = try #require(try db.scalar("SELECT length(state) FROM engine_snapshot"))
+        let snap = try #require(try store.snapshot())
+        #expect(snap.unresolvedRequests == 0)
+        #expect(snap.state.requests.count == 10)
+        for (id, r) in engine.state.requests {
+            #expect(snap.state.requests[id]?.request?.raw == r.request?.raw, "\(id)")
+        }
+        // The same state with its lines inline (what earlier versions wrote) is larger, and reads the same.
+        let inline = engine.state.binaryEncoded()
+        #expect(inline.count > Int(blob) + 10 * 100)
+        let c = try Connection(path: db.path, readOnly: false, create: false)
+        let update = try c.prepare("UPDATE engine_snapshot SET format = 'bin-v1', state = ?1")
+        update.bindBlob(1, inline)
+        try update.run()
+        let old = try #require(try store.snapshot())
+        #expect(old.unresolvedRequests == 0 && old.state.requests["req-4"]?.request?.raw == engine.state.requests["req-4"]?.request?.raw)
+        // A `request` event gone from the log (pruned by hand): counted, the request kept without it.
+        try store.commit(snapshot: engine.state, at: t0)
+        try c.exec("DELETE FROM events WHERE request_id = 'req-4' AND event = 'request'")
+        let gone = try #require(try store.snapshot())
+        #expect(gone.unresolvedRequests == 1)
+        #expect(gone.state.requests["req-4"] != nil && gone.state.requests["req-4"]?.request == nil)
+        #expect(gone.state.requests["req-5"]?.request != nil)
     }
 
     /// A snapshot saved in parts (the daemon's periodic ones) restores as the

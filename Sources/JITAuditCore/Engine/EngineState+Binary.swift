@@ -11,12 +11,23 @@
 /// raw lines exactly as the JSON form does.
 extension EngineState {
     static let binaryVersion: UInt8 = 1
+    /// Version 2: a request record may name its request event by its time
+    /// instead of carrying the line (see ``binaryEncoded(requestEventsByReference:)``).
+    static let referenceVersion: UInt8 = 2
 
     /// The state in the binary checkpoint form.
-    public func binaryEncoded() -> [UInt8] {
+    ///
+    /// `requestEventsByReference`: each open request's `request` event is
+    /// written as its time alone, for a reader that can find the event again
+    /// (``init(binary:requestEvent:)``): the store, whose audit log holds
+    /// every event the state has seen. The lines were most of a large state
+    /// (46–73 MB at 150,000 open requests in `scripts/bench-live`), and
+    /// encoding and writing them most of a snapshot's cost.
+    public func binaryEncoded(requestEventsByReference: Bool = false) -> [UInt8] {
         var w = BinaryWriter()
-        w.out.reserveCapacity(4096 + requests.count * (64 + meanRequestLine) + reorder.count * (32 + meanRequestLine))
-        w.u8(Self.binaryVersion)
+        let lineBytes = requestEventsByReference ? 16 : meanRequestLine
+        w.out.reserveCapacity(4096 + requests.count * (64 + lineBytes) + reorder.count * (32 + meanRequestLine))
+        w.u8(requestEventsByReference ? Self.referenceVersion : Self.binaryVersion)
         w.time(maxTs); w.time(watermark); w.time(firstEventTs)
         w.uint(seq)
         w.count(reorder.items.count)
@@ -28,8 +39,13 @@ extension EngineState {
         w.count(requests.count)
         for (id, r) in requests {
             w.string(id)
-            w.bool(r.request != nil)
-            if let e = r.request { w.event(e) }
+            if requestEventsByReference {
+                // 0: none, 2: the `request` event stamped this time with this id (the first such stored).
+                if let e = r.request { w.u8(2); w.time(e.ts) } else { w.u8(0) }
+            } else {
+                w.bool(r.request != nil)
+                if let e = r.request { w.event(e) }
+            }
             w.count(r.decisions.count)
             for d in r.decisions { w.time(d.ts); w.u8(d.kind.rawValue); w.time(d.expiresAt) }
             w.time(r.lastTs); w.uint(r.absenceStarted)
@@ -46,11 +62,23 @@ extension EngineState {
         return w.out
     }
 
-    /// Reads the binary checkpoint form.
+    /// Reads the binary checkpoint form written with the lines inline.
     public init(binary bytes: UnsafeRawBufferPointer) throws(BinaryStateError) {
+        var unresolved = 0
+        try self.init(binary: bytes, unresolved: &unresolved)
+    }
+
+    /// Reads the binary checkpoint form. `requestEvent` finds a request
+    /// event written by reference (request id, time); a record whose event it
+    /// cannot find keeps no request event and is counted in `unresolved`.
+    public init(binary bytes: UnsafeRawBufferPointer, requestEvent: (String, Timestamp) -> Event? = { _, _ in nil },
+                unresolved: inout Int) throws(BinaryStateError) {
         var r = BinaryReader(bytes)
         let version = try r.u8()
-        guard version == Self.binaryVersion else { throw BinaryStateError("unknown binary state version \(version)") }
+        guard version == Self.binaryVersion || version == Self.referenceVersion else {
+            throw BinaryStateError("unknown binary state version \(version)")
+        }
+        let byReference = version == Self.referenceVersion
         self.init()
         maxTs = try r.time(); watermark = try r.requiredTime(); firstEventTs = try r.time()
         seq = try r.uint()
@@ -70,7 +98,19 @@ extension EngineState {
         requests.reserveCapacity(requestCount)
         for _ in 0..<requestCount {
             let id = try r.string()
-            let request: Event? = try r.bool() ? try r.event() : nil
+            var request: Event?
+            if byReference {
+                switch try r.u8() {
+                case 0: request = nil
+                case 2:
+                    let ts = try r.requiredTime()
+                    request = requestEvent(id, ts)
+                    if request == nil { unresolved += 1 }
+                default: throw BinaryStateError("bad request event tag in the record of \(id)")
+                }
+            } else {
+                request = try r.bool() ? try r.event() : nil
+            }
             var decisions: [RequestRecord.Decision] = []
             for _ in 0..<(try r.count()) {
                 let ts = try r.requiredTime()

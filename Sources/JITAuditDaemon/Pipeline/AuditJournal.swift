@@ -53,10 +53,13 @@ public struct ResumePoint {
     public var engineState: EngineState?
     public var replayedEvents: Int
     public var fileCheckpoints: [String: FileCheckpoint]
-    public init(engineState: EngineState?, replayedEvents: Int, fileCheckpoints: [String: FileCheckpoint]) {
+    /// Open requests of the snapshot whose `request` event is no longer in the journal.
+    public var unresolvedRequests: Int
+    public init(engineState: EngineState?, replayedEvents: Int, fileCheckpoints: [String: FileCheckpoint], unresolvedRequests: Int = 0) {
         self.engineState = engineState
         self.replayedEvents = replayedEvents
         self.fileCheckpoints = fileCheckpoints
+        self.unresolvedRequests = unresolvedRequests
     }
 }
 

@@ -109,6 +109,10 @@ public actor Pipeline: LineIntake {
         try journal.commit(batch)
         lastSnapshot = wallClock()
         logger.info("resumed", metadata: ["jitaudit.replayed": "\(point.replayedEvents)", "jitaudit.findings": "\(findings.count)"])
+        if point.unresolvedRequests > 0 {
+            logger.warning("open requests lost their request event (no longer in the audit log: pruned below request_retention?); they are judged without it",
+                           metadata: ["jitaudit.requests": "\(point.unresolvedRequests)"])
+        }
         return point.fileCheckpoints
     }
 

@@ -82,7 +82,7 @@ public final class StoreJournal: AuditJournal {
         let cps = try store.checkpoints().mapValues {
             FileCheckpoint(path: $0.path, device: $0.device, inode: $0.inode, fingerprint: $0.fingerprint, offset: $0.offset, line: $0.line)
         }
-        return ResumePoint(engineState: snap?.state, replayedEvents: n, fileCheckpoints: cps)
+        return ResumePoint(engineState: snap?.state, replayedEvents: n, fileCheckpoints: cps, unresolvedRequests: snap?.unresolvedRequests ?? 0)
     }
 
     public func prune(before cutoff: Timestamp, now: Timestamp) throws -> Int {

@@ -26,6 +26,8 @@ package struct DurableReplay: ~Copyable {
     package private(set) var storedFindings = 0
     /// Events the engine was re-fed from the log on resume.
     package private(set) var replayedFromLog = 0
+    /// Open requests of the snapshot whose `request` event was no longer in the log.
+    package private(set) var unresolvedRequests = 0
     /// Files resumed from a checkpoint, with the offset they resumed at.
     package private(set) var resumed: [(path: String, offset: Int64)] = []
     package let store: AuditStore
@@ -59,6 +61,7 @@ package struct DurableReplay: ~Copyable {
         if let snap = try store.snapshot() {
             engine = Engine(rules: engine.rules, config: engine.config, state: snap.state)
             through = snap.throughSeq
+            unresolvedRequests = snap.unresolvedRequests
         }
         // Streamed, not collected: up to `snapshotEvery` events may follow the snapshot.
         var raised: [Finding] = []
