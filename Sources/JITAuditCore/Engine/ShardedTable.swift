@@ -150,6 +150,9 @@ extension ShardedTable: Equatable where Value: Equatable {
     }
 }
 
+#if DEBUG
+// Test-only: reads a dictionary's storage reference through its layout, so
+// it stays out of release builds.
 extension ShardedTable {
     /// Shards whose storage `other` shares (what a copy has not yet paid for).
     func sharedShards(with other: Self) -> Int {
@@ -168,3 +171,4 @@ private extension Dictionary {
         body(unsafeBitCast(self, to: AnyObject?.self).map(ObjectIdentifier.init))
     }
 }
+#endif
