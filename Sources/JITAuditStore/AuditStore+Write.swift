@@ -49,23 +49,12 @@ struct WriterState {
     var committedThrough: [BulkTable: Int64] = [:]
     var through: [BulkTable: Int64] = [:]
     let summaryThrough: Statement
-    let summaryPartial: Statement
-    /// What the events after the summaries' marker (or after the merge under
-    /// way) add to the summary tables, written with their next merge.
+    /// What the events after the summaries' marker add to the summary tables,
+    /// written with their next merge.
     var summaryBatch = SummaryBatch()
-    /// The keys of the events after each lookup table's marker (or after its
-    /// merge under way): kept only when merges are spread over commits
-    /// (``AuditStore/Options/mergeChunkRows``); a whole merge reads them from `events`.
-    var requestRows: [KeyRow] = []
-    var actorRows: [KeyRow] = []
-    /// The merge under way, spread over commits (see ``PartialMergeSchema``): at most one at a time.
-    var merging: BulkTable?
-    var keyMerge: KeyMerge?
-    var summaryMerge: SummaryMerge?
-    /// False after a rollback (or before the first transaction): the pending
-    /// summary batch, the kept keys and the merge under way are rebuilt from
-    /// the committed events first (``AuditStore/refillBulk()``).
-    var bulkValid = false
+    /// False after a rollback (or before the first transaction): the batch is
+    /// rebuilt from the committed events after the summaries' marker first.
+    var summaryValid = false
     var hasher = ChainHasher()
     var sources: [String: (id: Int64, path: [UInt8])] = [:]
     var committedHead: (seq: Int64, hash: [UInt8])
@@ -108,9 +97,7 @@ struct WriterState {
         insertSource = try conn.prepare("INSERT INTO sources (path) VALUES (?1)")
         summary = try SummaryWriter(conn: conn)
         keys = try KeyIndexWriter(conn: conn)
-        let (upTo, key) = BulkTable.summaries.partialColumns
-        summaryThrough = try conn.prepare("UPDATE index_state SET \(BulkTable.summaries.marker) = ?1, \(upTo) = ?1, \(key) = NULL WHERE id = 1")
-        summaryPartial = try conn.prepare("UPDATE index_state SET \(upTo) = ?1, \(key) = ?2 WHERE id = 1")
+        summaryThrough = try conn.prepare("UPDATE index_state SET \(BulkTable.summaries.marker) = ?1 WHERE id = 1")
         for t in BulkTable.allCases { committedThrough[t] = try t.through(conn) }
         through = committedThrough
         let h = try conn.prepare("SELECT head_seq, head_hash FROM chain WHERE id = 1")
@@ -127,7 +114,7 @@ extension AuditStore {
         guard writer != nil else { throw StoreError(.invalidState, "the database was opened for reading", path: path) }
         do {
             if !writer!.inTransaction {
-                if !writer!.bulkValid { try refillBulk() }
+                if !writer!.summaryValid { try refillSummary() }
                 try conn.exec("BEGIN IMMEDIATE", "starting a batch")
                 writer!.inTransaction = true
             }
@@ -199,10 +186,6 @@ extension AuditStore {
             w.head = (seq, hash)
             w.pendingEvents += 1
             if summarize { w.summaryBatch.add(e) }
-            if options.mergeChunkRows != nil {
-                w.requestRows.append(KeyRow(key: e.requestID, ts: e.ts.micros, seq: seq))
-                w.actorRows.append(KeyRow(key: e.actorKey, ts: e.ts.micros, seq: seq))
-            }
         }
     }
 
@@ -296,15 +279,12 @@ extension AuditStore {
             }
             // At most one bulk merge per commit, the table furthest behind:
             // the three follow each other in consecutive commits instead of
-            // adding up in one (see ``BulkMarkersSchema``); and in the daemon
-            // a merge goes a range of keys per commit (``PartialMergeSchema``).
+            // adding up in one (see ``BulkMarkersSchema``).
             // (Ties go in `allCases` order.)
             let through = w.through
-            if let table = w.merging ?? BulkTable.allCases.min(by: { through[$0]! < through[$1]! }),
-               w.merging != nil || w.head.seq - through[table]! >= Int64(max(1, options.keyMergeEvents)) {
-                // Enough keys per commit that the merges keep pace with the events (three tables).
-                let budget = options.mergeChunkRows.map { max($0, 4 * w.pendingEvents) } ?? .max
-                try merge(table, budget: budget, &w)
+            if let table = BulkTable.allCases.min(by: { through[$0]! < through[$1]! }),
+               w.head.seq - through[table]! >= Int64(max(1, options.keyMergeEvents)) {
+                try merge(table, &w)
             }
             if w.head.seq != w.committedHead.seq {
                 w.updateHead.bind(1, w.head.seq); w.updateHead.bindBlob(2, w.head.hash)
@@ -324,128 +304,49 @@ extension AuditStore {
     /// A bulk load calls it at its end; prune before deleting.
     package func flushBulkTables() throws(StoreError) {
         try commit(at: Timestamp(micros: 0))
-        guard let w = writer, w.merging != nil || w.committedThrough.values.contains(where: { $0 < w.committedHead.seq }) else { return }
+        guard let w = writer, w.committedThrough.values.contains(where: { $0 < w.committedHead.seq }) else { return }
         try withWriter { (w) throws(StoreError) in
-            // The merge under way first (it covers the oldest events), then each table whole.
-            if let t = w.merging { try merge(t, budget: .max, &w) }
-            for t in BulkTable.allCases { try merge(t, budget: .max, &w) }
+            for t in BulkTable.allCases { try merge(t, &w) }
             try conn.exec("COMMIT", "committing the lookup tables")
             w.inTransaction = false
             w.committedThrough = w.through
         }
     }
 
-    /// Writes up to `budget` keys of `table`'s merge under way, or starts
-    /// one with the events after its marker, in the open transaction. The
-    /// merge ends (the marker moves) with its last keys.
-    private func merge(_ table: BulkTable, budget: Int, _ w: inout WriterState) throws(StoreError) {
+    /// Writes the events after `table`'s marker into it, in the open transaction.
+    private func merge(_ table: BulkTable, _ w: inout WriterState) throws(StoreError) {
+        let from = w.through[table]!
+        guard w.head.seq > from else { return }
         if table == .summaries {
-            if w.summaryMerge == nil {
-                guard w.head.seq > w.through[.summaries]! else { return }
-                w.summaryMerge = SummaryMerge(upTo: w.head.seq, batch: w.summaryBatch)
+            if !w.summaryBatch.isEmpty {
+                try w.summary.write(w.summaryBatch)
                 w.summaryBatch.removeAll()
             }
-            try w.summary.write(w.summaryMerge!.take(budget))
-            let m = w.summaryMerge!
-            if m.isDone {
-                try w.summary.write(m.hours)
-                w.summaryThrough.bind(1, m.upTo)
-                try w.summaryThrough.run()
-                finished(.summaries, upTo: m.upTo, &w)
-            } else {
-                w.summaryPartial.bind(1, m.upTo); w.summaryPartial.bind(2, m.lastKey!)
-                try w.summaryPartial.run()
-                w.merging = .summaries
-            }
-            return
-        }
-        if w.keyMerge == nil {
-            let from = w.through[table]!
-            guard w.head.seq > from else { return }
-            guard options.mergeChunkRows != nil else {
-                // A bulk load keeps no keys: all of them at once, from `events`.
-                try w.keys.merge(table, after: from, upTo: w.head.seq, skipping: nil)
-                finished(table, upTo: w.head.seq, &w)
-                return
-            }
-            if table == .requestIndex {
-                w.keyMerge = KeyMerge(upTo: w.head.seq, rows: w.requestRows)
-                w.requestRows.removeAll(keepingCapacity: true)
-            } else {
-                w.keyMerge = KeyMerge(upTo: w.head.seq, rows: w.actorRows)
-                w.actorRows.removeAll(keepingCapacity: true)
-            }
-        }
-        try w.keys.write(table, w.keyMerge!.take(budget))
-        let m = w.keyMerge!
-        if m.isDone {
-            try w.keys.finish(table, upTo: m.upTo)
-            finished(table, upTo: m.upTo, &w)
+            w.summaryThrough.bind(1, w.head.seq)
+            try w.summaryThrough.run()
         } else {
-            try w.keys.record(table, PartialMerge(upTo: m.upTo, key: m.lastKey!))
-            w.merging = table
+            try w.keys.merge(table, after: from, upTo: w.head.seq)
         }
+        w.through[table] = w.head.seq
     }
 
-    private func finished(_ table: BulkTable, upTo: Int64, _ w: inout WriterState) {
-        w.through[table] = upTo
-        w.merging = nil
-        w.keyMerge = nil
-        w.summaryMerge = nil
-    }
-
-    /// Rebuilds from the committed events what the writer keeps in memory
-    /// for the bulk tables (a new writer, or after a rollback): the pending
-    /// summary batch, the kept keys, and the rest of a merge under way.
-    private func refillBulk() throws(StoreError) {
-        let chunked = options.mergeChunkRows != nil
-        var w = writer!
-        w.summaryBatch.removeAll()
-        w.requestRows = []; w.actorRows = []
-        w.merging = nil; w.keyMerge = nil; w.summaryMerge = nil
-        let through = w.committedThrough
-        var partial: [BulkTable: PartialMerge] = [:]
-        for t in BulkTable.allCases { partial[t] = try t.partial(conn) }
-        // The writer never leaves two (a merge starts when the one before it ended).
-        guard partial.count <= 1 else {
-            throw StoreError(.corrupt, "index_state records \(partial.count) merges under way; the table was altered by hand", path: path)
-        }
-        var keyRest: [KeyRow] = [], summaryRest = SummaryBatch()
+    /// Rebuilds the pending summary batch from the committed events after the
+    /// summaries' marker (a new writer, or after a rollback).
+    private func refillSummary() throws(StoreError) {
+        writer!.summaryBatch.removeAll()
+        var batch = SummaryBatch()
         // The intake's limits, bar the identifier length (a configured one may differ).
         let decoder = LineDecoder(maxIdentifierBytes: .max)
-        let s = try conn.prepare("SELECT seq, ts, request_id, actor_key, raw FROM events WHERE seq > ?1 ORDER BY seq")
-        s.bind(1, through.values.min()!)
+        let s = try conn.prepare("SELECT raw FROM events WHERE seq > ?1 ORDER BY seq")
+        s.bind(1, writer!.committedThrough[.summaries]!)
         while try s.step() {
-            let seq = s.int64(0)
-            for (t, column) in [(BulkTable.requestIndex, Int32(2)), (.actorIndex, 3)] where seq > through[t]! {
-                let row = KeyRow(key: s.string(column), ts: s.int64(1), seq: seq)
-                if let p = partial[t], seq <= p.upTo {
-                    if utf8Compare(row.key, p.key) > 0 { keyRest.append(row) }
-                } else if chunked {
-                    if t == .requestIndex { w.requestRows.append(row) } else { w.actorRows.append(row) }
-                }
-            }
-            guard seq > through[.summaries]! else { continue }
             // A row that no longer decodes was altered by hand: `verify` names
             // it; as on resume, it is skipped rather than stopping the writer.
-            guard let raw = s.bytes(4), case .success(let e) = decoder.decode(raw.bindMemory(to: UInt8.self)) else { continue }
-            if let p = partial[.summaries], seq <= p.upTo {
-                summaryRest.addHour(e)
-                if utf8Compare(e.requestID, p.key) > 0 { summaryRest.addRequestPart(e) }
-            } else {
-                w.summaryBatch.add(e)
-            }
+            guard let raw = s.bytes(0), case .success(let e) = decoder.decode(raw.bindMemory(to: UInt8.self)) else { continue }
+            batch.add(e)
         }
-        if let t = partial.keys.first {
-            w.merging = t
-            if t == .summaries {
-                w.summaryMerge = SummaryMerge(upTo: partial[t]!.upTo, batch: summaryRest)
-            } else {
-                w.keyMerge = KeyMerge(upTo: partial[t]!.upTo, rows: keyRest)
-            }
-        }
-        w.bulkValid = true
-        writer = w
+        writer!.summaryBatch = batch
+        writer!.summaryValid = true
     }
 
     /// Drops everything written since the last commit.
@@ -457,12 +358,7 @@ extension AuditStore {
         writer!.through = writer!.committedThrough
         writer!.pendingEvents = 0
         writer!.summaryBatch.removeAll()
-        writer!.requestRows = []
-        writer!.actorRows = []
-        writer!.merging = nil
-        writer!.keyMerge = nil
-        writer!.summaryMerge = nil
-        writer!.bulkValid = false
+        writer!.summaryValid = false
         writer!.sources = [:]
     }
 

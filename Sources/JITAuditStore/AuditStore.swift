@@ -29,12 +29,6 @@ package final class AuditStore {
         /// the same throughput (`scripts/bench-live`). A bulk load uses
         /// larger merges (fewer statements), `replay --db` 262,144.
         package var keyMergeEvents: Int = 4_096
-        /// Keys a commit writes of a merge under way: a merge goes a range of
-        /// keys per commit instead of all at once (see ``PartialMergeSchema``),
-        /// at least this many, and four per event of the commit so the three
-        /// merges keep pace. Nil: each merge whole, in one commit, from
-        /// `events` (a bulk load; no keys are kept in memory).
-        package var mergeChunkRows: Int? = 512
         /// Checkpoint the write-ahead log on a thread of its own instead of
         /// inside the commit that fills it (see ``WALCheckpointer``).
         package var backgroundCheckpoint = true

@@ -22,11 +22,7 @@ struct DatabaseOptions: ParsableArguments {
 func openStore(_ path: String, mode: AuditStore.Mode, busyTimeout: Int32, command: String, keyMergeEvents: Int? = nil) throws -> AuditStore {
     var options = AuditStore.Options()
     options.busyTimeoutMilliseconds = busyTimeout
-    if let keyMergeEvents {
-        // A bulk load: large merges, each whole.
-        options.keyMergeEvents = keyMergeEvents
-        options.mergeChunkRows = nil
-    }
+    if let keyMergeEvents { options.keyMergeEvents = keyMergeEvents }
     do {
         return try AuditStore(path: path, mode: mode, options: options)
     } catch {

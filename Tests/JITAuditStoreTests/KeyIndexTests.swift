@@ -185,7 +185,7 @@ struct KeyIndexTests {
             #expect(try reader.verifyChain().isIntact)
         }
         let store = try db.open()
-        #expect(try store.migrations().map(\.version) == [1, 2, 3, 4, 5, 6, 7])
+        #expect(try store.migrations().map(\.version) == [1, 2, 3, 4, 5, 6])
         let head = try db.scalar("SELECT max(seq) FROM events")
         #expect(try db.scalar("SELECT through_seq FROM index_state") == head)
         #expect(try db.scalar("SELECT actor_through FROM index_state") == head)
@@ -200,7 +200,7 @@ extension ReportSummaryTests {
     /// A store as schema 2 left it: migrations 5, 4 and 3 taken back by hand.
     static func downgradeToSchema2(_ db: TempDB) throws {
         try db.sql("""
-            DELETE FROM schema_migrations WHERE version IN (6, 7);
+            DELETE FROM schema_migrations WHERE version = 6;
             DROP TABLE watermark_marks;
             DELETE FROM schema_migrations WHERE version = 5;
             DROP TABLE engine_snapshot_parts;

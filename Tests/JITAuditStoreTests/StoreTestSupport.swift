@@ -14,13 +14,10 @@ struct TempDB {
 
     /// `keyMerge`: small by default, so most tests' logs are partly in the
     /// key tables and partly after them (both halves of every lookup run).
-    /// `chunk`: keys per commit of a merge (nil: each merge whole, from `events`).
-    func open(_ mode: AuditStore.Mode = .write, busyMs: Int32 = 5_000, keyMerge: Int = 97,
-              chunk: Int? = AuditStore.Options().mergeChunkRows) throws -> AuditStore {
+    func open(_ mode: AuditStore.Mode = .write, busyMs: Int32 = 5_000, keyMerge: Int = 97) throws -> AuditStore {
         var o = AuditStore.Options()
         o.busyTimeoutMilliseconds = busyMs
         o.keyMergeEvents = keyMerge
-        o.mergeChunkRows = chunk
         return try AuditStore(path: path, mode: mode, options: o)
     }
 

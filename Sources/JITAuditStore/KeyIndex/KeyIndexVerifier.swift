@@ -1,8 +1,7 @@
 extension AuditStore {
     /// Checks the key tables against the audit log (see ``KeyIndexSchema``):
     /// every row must name an event with that key and time, at or before
-    /// its marker in `index_state` (or written by the merge under way, see
-    /// ``PartialMergeSchema``), and every such event must have its row. A
+    /// its marker in `index_state`, and every such event must have its row. A
     /// key row deleted by hand would hide an event from lookups by request
     /// or actor while its hash chain stays intact, so `verify` reports it.
     func keyIndexProblem() throws(StoreError) -> ChainReport.Problem? {
@@ -10,35 +9,24 @@ extension AuditStore {
         let bits = try KeyIndexWriter.bucketBits(conn)
         let head = try conn.scalarInt("SELECT head_seq FROM chain WHERE id = 1") ?? 0
         let markers = try conn.hasBulkMarkers() ? BulkTable.allCases : [.requestIndex]
-        var partials: [BulkTable: PartialMerge] = [:]
         for t in markers {
             let through = try t.through(conn)
             if through > head {
                 // The writer would never add the events between the head and it, hiding them from lookups and reports.
                 return .init(seq: through, reason: "index_state.\(t.marker) is past the newest row (\(head)): the table was altered by hand")
             }
-            partials[t] = try t.partial(conn)
-            if let p = partials[t], p.upTo > head || p.upTo <= through {
-                return .init(seq: p.upTo, reason: "index_state.\(t.partialColumns.upTo) is outside the events after \(t.marker): the table was altered by hand")
-            }
-        }
-        if partials.count > 1 {
-            return .init(seq: head, reason: "index_state records \(partials.count) merges under way, the writer leaves one at most: the table was altered by hand")
         }
         for (bulk, table, column) in [(BulkTable.requestIndex, "request_index", "request_id"), (.actorIndex, "actor_index", "actor_key")] {
             let through = try bulk.through(conn)
-            // The rows the table should hold: up to the marker, and those the merge under way wrote (?2, ?3).
-            func held(_ a: String) -> String { "(\(a).seq <= ?1 OR (\(a).seq <= ?2 AND \(a).\(column) <= ?3))" }
-            let done = partials[bulk]
             let stray = try conn.prepare("""
-                SELECT k.seq, CASE WHEN e.seq IS NULL THEN 1 WHEN NOT \(held("k")) THEN 2
+                SELECT k.seq, CASE WHEN e.seq IS NULL THEN 1 WHEN k.seq > ?1 THEN 2
                                    WHEN NOT EXISTS (SELECT 1 FROM index_buckets b WHERE b.bucket = k.bucket) THEN 4 ELSE 3 END
                 FROM \(table) k LEFT JOIN events e ON e.seq = k.seq
-                WHERE e.seq IS NULL OR e.\(column) IS NOT k.\(column) OR e.ts IS NOT k.ts OR NOT \(held("k"))
+                WHERE e.seq IS NULL OR e.\(column) IS NOT k.\(column) OR e.ts IS NOT k.ts OR k.seq > ?1
                    OR k.bucket IS NOT (k.seq >> \(bits))
                    OR NOT EXISTS (SELECT 1 FROM index_buckets b WHERE b.bucket = k.bucket) LIMIT 1
                 """)
-            stray.bind(1, through); stray.bind(2, done?.upTo ?? 0); stray.bind(3, done?.key ?? "")
+            stray.bind(1, through)
             if try stray.step() {
                 let what = ["names no event of the log", "is past index_state.\(try conn.hasBulkMarkers() ? bulk.marker : "through_seq") (\(through))",
                             "does not match the event's \(column), time and bucket", "is in a bucket that index_buckets does not list"][stray.int(1) - 1]
@@ -46,16 +34,16 @@ extension AuditStore {
             }
             // With no stray row, equal counts mean every event has its row (the key includes the seq).
             let rows = try conn.scalarInt("SELECT count(*) FROM \(table)") ?? 0
-            let indexed = try conn.prepare("SELECT count(*) FROM events e WHERE \(held("e"))")
-            indexed.bind(1, through); indexed.bind(2, done?.upTo ?? 0); indexed.bind(3, done?.key ?? "")
+            let indexed = try conn.prepare("SELECT count(*) FROM events WHERE seq <= ?1")
+            indexed.bind(1, through)
             _ = try indexed.step()
             if indexed.int64(0) == rows { continue }
             let missing = try conn.prepare("""
-                SELECT e.seq FROM events e WHERE \(held("e"))
+                SELECT e.seq FROM events e WHERE e.seq <= ?1
                 AND NOT EXISTS (SELECT 1 FROM \(table) k
                                 WHERE k.bucket = e.seq >> \(bits) AND k.\(column) = e.\(column) AND k.ts = e.ts AND k.seq = e.seq) LIMIT 1
                 """)
-            missing.bind(1, through); missing.bind(2, done?.upTo ?? 0); missing.bind(3, done?.key ?? "")
+            missing.bind(1, through)
             if try missing.step() {
                 return .init(seq: missing.int64(0),
                              reason: "the event has no row in \(table) (lookups by \(column) would not find it): the table was altered by hand")

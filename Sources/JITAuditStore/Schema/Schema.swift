@@ -23,7 +23,6 @@ enum Schema {
         Migration(version: 4, name: "snapshot_parts", sql: SnapshotPartsSchema.migration),
         Migration(version: 5, name: "watermark_marks", sql: WatermarkSchema.migration),
         Migration(version: 6, name: "bulk_markers", sql: BulkMarkersSchema.migration),
-        Migration(version: 7, name: "partial_merges", sql: PartialMergeSchema.migration),
     ]
 
     // Every column of `events` except `hash` is covered by the hash chain (see

@@ -47,17 +47,7 @@ package struct SummaryBatch: Sendable {
 
     /// Adds one appended event.
     package mutating func add(_ e: Event) {
-        addHour(e)
-        addRequestPart(e)
-    }
-
-    /// Counts the event in its hour.
-    mutating func addHour(_ e: Event) {
         hours[Hour(hour: SummarySchema.hour(e.ts.micros), kind: e.kind), default: 0] += 1
-    }
-
-    /// Adds the event to its request's part.
-    mutating func addRequestPart(_ e: Event) {
         let ts = e.ts.micros
         switch e.kind {
         case .request:

@@ -30,19 +30,16 @@ struct SummaryWriter {
     /// The row's events were all stored before the batch's: at the same time, the row's stays.
     private static let earlierDecision = "(excluded.dts < dts OR (dts IS NULL AND excluded.dts IS NOT NULL))"
 
-    /// Upserts request parts, in the order given (request-id order: consecutive
-    /// lookups of the id index land on the same or nearby pages).
-    func write(_ requests: ArraySlice<(id: String, part: SummaryBatch.Request)>) throws(StoreError) {
+    func write(_ batch: SummaryBatch) throws(StoreError) {
         let s = upsertRequest
-        for (id, r) in requests {
+        // In id order (String order: the byte order for ASCII ids, and cheaper to
+        // sort): consecutive lookups of the id index land on the same or nearby pages.
+        for (id, r) in batch.requests.sorted(by: { $0.key < $1.key }) {
             s.bind(1, id); s.bind(2, r.nreq); s.bind(3, r.rts); s.bind(4, r.requester); s.bind(5, r.priority)
             s.bind(6, r.environment); s.bind(7, r.dts); s.bind(8, r.dkind?.description); s.bind(9, r.approver); s.bind(10, r.cts)
             try s.run()
         }
-    }
-
-    func write(_ hours: [SummaryBatch.Hour: Int64]) throws(StoreError) {
-        for (k, n) in hours {
+        for (k, n) in batch.hours {
             upsertHour.bind(1, k.hour); upsertHour.bind(2, k.kind.description); upsertHour.bind(3, n)
             try upsertHour.run()
         }
