@@ -95,6 +95,35 @@ import Testing
         }
     }
 
+    /// An actor's known values are kept in an array while few and in a set
+    /// beyond; either way each is known once learned, new values are new,
+    /// and both forms survive a snapshot.
+    @Test func baselinesPastTheArrayLimitStillKnowEveryValue() throws {
+        var values = BaselineValues()
+        let n = BaselineValues.arrayLimit * 3
+        func value(_ i: Int) -> BaselineValue {
+            i.isMultiple(of: 2) ? .ip(IPAddress(high: 0, low: UInt64(i))) : .text(field: "device_id", value: "dev-\(i)")
+        }
+        for i in 0..<n { #expect(values.insert(value(i)).inserted, "value \(i) is new") }
+        for i in 0..<n { #expect(!values.insert(value(i)).inserted, "value \(i) is known") }
+        // The same text under another field is another value.
+        #expect(values.insert(.text(field: "source_ip", value: "dev-1")).inserted)
+        #expect(values.count == n + 1)
+        for count in [3, n] {
+            var state = EngineState()
+            var rs = RuleState()
+            var b = Baseline(lastSeen: Timestamp(micros: 1))
+            for i in 0..<count { b.values.insert(value(i)) }
+            rs.baselines["alice"] = b
+            state.rules["unknown_source"] = rs
+            let back = try state.binaryEncoded().withUnsafeBytes { b throws(BinaryStateError) in try EngineState(binary: b) }
+            let restored = try #require(back.rules["unknown_source"]?.baselines["alice"])
+            #expect(restored.values == b.values && restored.values.count == count)
+            let json = try JSONDecoder().decode(EngineState.self, from: JSONEncoder().encode(state))
+            #expect(json.rules["unknown_source"]?.baselines["alice"]?.values == b.values)
+        }
+    }
+
     @Test func memoryStaysFlatOverALongStream() throws {
         let config = try ConfigLoader.load("", file: "c").get()
         var engine = Engine(rules: try RuleSet.defaults(config: config), config: config)

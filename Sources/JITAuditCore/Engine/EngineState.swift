@@ -118,9 +118,53 @@ struct RuleState: Codable, Sendable {
 
 /// Values seen for one group key of a first-seen rule.
 struct Baseline: Codable, Sendable {
-    var values: Set<BaselineValue> = []
+    var values = BaselineValues()
     var lastSeen: Timestamp
 
+}
+
+/// The known values of one baseline: a plain array while there are few (an
+/// actor rarely has more than a few addresses and devices, and comparing a
+/// few values costs less than hashing one: callgrind put the set's insert at
+/// 400 instructions, run for every value of every approve), a set beyond
+/// (hostile input may give one actor millions).
+struct BaselineValues: Codable, Sendable, Sequence, Equatable {
+    private var few: [BaselineValue] = []
+    private var many: Set<BaselineValue>?
+    /// Values kept in the array before it becomes a set.
+    static let arrayLimit = 8
+
+    init() {}
+
+    var count: Int { many?.count ?? few.count }
+
+    /// Adds `v` unless known; `inserted` says whether it was new.
+    @discardableResult
+    mutating func insert(_ v: BaselineValue) -> (inserted: Bool, memberAfterInsert: BaselineValue) {
+        if many != nil { return many!.insert(v) }
+        if let known = few.first(where: { $0 == v }) { return (false, known) }
+        if few.count < Self.arrayLimit {
+            few.append(v)
+        } else {
+            many = Set(few + [v])
+            few = []
+        }
+        return (true, v)
+    }
+
+    func makeIterator() -> IndexingIterator<[BaselineValue]> { (many.map(Array.init) ?? few).makeIterator() }
+
+    /// Set equality: the same values, in whatever order they were learned.
+    static func == (a: Self, b: Self) -> Bool { Set(a) == Set(b) }
+
+    // Encoded as the set it was before (snapshots in the `json-v1` format hold it so).
+    init(from decoder: any Decoder) throws {
+        for v in try Set<BaselineValue>(from: decoder) { insert(v) }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try Set(self).encode(to: encoder)
+    }
 }
 
 /// A known value: addresses compare as addresses, other text as written.
