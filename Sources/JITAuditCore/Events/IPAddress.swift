@@ -52,7 +52,15 @@ public struct IPAddress: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 
     static func parseV6(_ p: UnsafeBufferPointer<UInt8>) -> IPAddress? {
-        var groups = [UInt16](repeating: 0, count: 8)
+        // The eight groups on the stack: an array here was two heap
+        // allocations per address, most of the parse's cost.
+        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 8) { groups in
+            groups.initialize(repeating: 0)
+            return parseV6(p, into: groups)
+        }
+    }
+
+    private static func parseV6(_ p: UnsafeBufferPointer<UInt8>, into groups: UnsafeMutableBufferPointer<UInt16>) -> IPAddress? {
         var count = 0
         var gap = -1  // index in groups where "::" stands
         var i = 0
@@ -90,9 +98,11 @@ public struct IPAddress: Hashable, Sendable, Codable, CustomStringConvertible {
         }
         if gap >= 0 {
             guard count < 8 else { return nil }
-            let tail = Array(groups[gap..<count])
-            for k in gap..<8 { groups[k] = 0 }
-            for (k, g) in tail.enumerated() { groups[8 - tail.count + k] = g }
+            // Move the groups after "::" to the end, zeros in between (from the last, as the ranges may overlap).
+            let tail = count - gap
+            var k = tail - 1
+            while k >= 0 { groups[8 - tail + k] = groups[gap + k]; k -= 1 }
+            for z in gap..<(8 - tail) { groups[z] = 0 }
         } else if count != 8 {
             return nil
         }
