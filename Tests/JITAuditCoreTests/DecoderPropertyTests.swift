@@ -37,6 +37,46 @@ import Testing
         #expect(accepted > 300, "only \(accepted) mutated lines were accepted")
     }
 
+    /// A stream decoder checks each key against the previous line's field
+    /// order first (`decodeNext`); whatever the orders, it gives exactly what
+    /// a fresh decoder gives: the same event, or the same rejection.
+    @Test func decodingAStreamInTurnEqualsDecodingEachLineAlone() {
+        var rng = SplitMix64(seed: 0x5EED_0006)
+        let fields: [(String, String)] = [
+            ("ts", #""2026-03-02T10:00:00Z""#), ("event", #""approve""#), ("request_id", #""r-1""#), ("actor", #""Bob""#),
+            ("requester", #""alice""#), ("action", #""deploy""#), ("resource", #""db/main""#), ("environment", #""prod""#),
+            ("priority", #""high""#), ("justification", #""hotfix for INC-1""#), ("ticket", #""INC-1""#),
+            ("source_ip", #""10.0.0.1""#), ("device_id", #""dev-1""#), ("user_agent", #""cli/1""#),
+            ("expires_at", #""2026-03-02T11:00:00Z""#), ("outcome", #""success""#), ("details", #"{"k":[1,2]}"#),
+        ]
+        // Keys that look like a field's name but are not, or are it spelled with an escape.
+        let lookalikes = [#""t""#, #""tsx""#, #""ts""#, #""actors""#, #""Actor""#, #""event ""#, #""x""#]
+        var lines: [[UInt8]] = Corpus.lines
+        for n in 0..<4_000 {
+            var chosen = fields.filter { _ in rng.next() % 3 != 0 }
+            // Mostly one order, as a producer writes them; now and then another.
+            if n % 7 == 0 { chosen.shuffle(using: &rng) }
+            var parts = chosen.map { "\"\($0.0)\":\($0.1)" }
+            if n % 5 == 0 { parts.insert(lookalikes[Int(rng.next() % UInt64(lookalikes.count))] + ":1", at: Int(rng.next() % UInt64(parts.count + 1))) }
+            if n % 11 == 0, let dup = parts.first { parts.append(dup) }
+            if n % 13 == 0 { parts += (0..<40).map { #""extra\#($0)":0"# } }
+            lines.append(Array(("{" + parts.joined(separator: n % 3 == 0 ? ", " : ",") + "}").utf8))
+        }
+        var stream = LineDecoder()
+        for (n, line) in lines.enumerated() {
+            let what = "line \(n): \(String(decoding: line.prefix(200), as: UTF8.self))"
+            switch (stream.decodeNext(line), LineDecoder().decode(line)) {
+            case (.success(let a), .success(let b)):
+                let diffs = EventEncoder.fieldDifferences(a, b)
+                #expect(diffs.isEmpty && a.raw == b.raw, "\(diffs): \(what)")
+            case (.failure(let a), .failure(let b)):
+                #expect(a.kind == b.kind && a.message == b.message, "\(a.message) / \(b.message): \(what)")
+            case (let a, let b):
+                Issue.record("stream \(a), alone \(b): \(what)")
+            }
+        }
+    }
+
     @Test func everyTruncationOfAValidLineIsRejected() {
         var checked = 0
         // (The fixtures' one 70 KB line would make this quadratic; real lines are short.)

@@ -21,6 +21,17 @@ struct JSONScanner {
 
     /// Scans the top-level object, collecting schema fields.
     mutating func scanObject() throws(Rejection) -> RawFields {
+        var order = KeyOrder()
+        return try scanObject(order: &order)
+    }
+
+    /// As ``scanObject()``, checking each key first against the field the
+    /// previous line had at that position (`order`, updated to this line's):
+    /// a producer writes its fields in one order, and comparing a key's bytes
+    /// with the expected name costs less than scanning it as a string and
+    /// looking it up. A key that differs is scanned as usual, so the result
+    /// and every rejection are the same either way.
+    mutating func scanObject(order: inout KeyOrder) throws(Rejection) -> RawFields {
         skipWhitespace()
         guard i < p.count else { throw Rejection(.notJSON, "empty line") }
         guard p[i] == UInt8(ascii: "{") else {
@@ -43,16 +54,25 @@ struct JSONScanner {
         if i < p.count, p[i] == UInt8(ascii: "}") {
             i += 1
         } else {
+            var position = 0
             while true {
                 skipWhitespace()
                 guard i < p.count, p[i] == UInt8(ascii: "\"") else { throw syntax("expected a field name") }
-                let key = try scanString()
+                let field: Field?
+                if let expected = order.field(at: position), let end = keyEnd(if: expected) {
+                    field = expected
+                    i = end
+                } else {
+                    let key = try scanString()
+                    field = key.hasEscapes ? Field.lookup(decode(key)) : Field.lookup(p, key.start, key.end)
+                }
+                order.record(field, at: position)
+                position += 1
                 skipWhitespace()
                 guard i < p.count, p[i] == UInt8(ascii: ":") else { throw syntax("expected ':' after field name") }
                 i += 1
                 skipWhitespace()
                 guard i < p.count else { throw syntax("expected a value") }
-                let field = key.hasEscapes ? Field.lookup(decode(key)) : Field.lookup(p, key.start, key.end)
                 if let field {
                     if fields.seen & field.bit != 0 { throw Rejection(.duplicateField, "field \"\(field.name)\" appears twice") }
                     fields.seen |= field.bit
@@ -84,6 +104,16 @@ struct JSONScanner {
         skipWhitespace()
         if i != p.count { throw syntax("unexpected characters after the object") }
         return fields
+    }
+
+    /// Where the key at `i` (its opening quote) ends when it is exactly
+    /// `"name"` of `f`: the index after its closing quote.
+    @inline(__always) func keyEnd(if f: Field) -> Int? {
+        let (len, want) = f.nameWords
+        let start = i + 1, close = start + len
+        guard close < p.count, p[close] == UInt8(ascii: "\"") else { return nil }
+        let got = Field.words(p, start, len)
+        return got == want ? close + 1 : nil
     }
 
     func syntax(_ what: String) -> Rejection {
@@ -337,5 +367,22 @@ struct JSONScanner {
             guard i < n, p[i] >= 48, p[i] <= 57 else { throw syntax("invalid number") }
             while i < n, p[i] >= 48, p[i] <= 57 { i += 1 }
         }
+    }
+}
+
+/// The schema field at each key position of the last line decoded (see
+/// ``JSONScanner/scanObject(order:)``): 32 positions, a byte each (0: none
+/// or not a schema field), kept in a value so a decoder stays `Sendable`.
+struct KeyOrder: Sendable {
+    private var slots = SIMD32<UInt8>()
+
+    @inline(__always) func field(at k: Int) -> Field? {
+        guard k < 32, slots[k] != 0 else { return nil }
+        return Field(rawValue: Int(slots[k]) - 1)
+    }
+
+    @inline(__always) mutating func record(_ f: Field?, at k: Int) {
+        guard k < 32 else { return }
+        slots[k] = f.map { UInt8($0.rawValue + 1) } ?? 0
     }
 }

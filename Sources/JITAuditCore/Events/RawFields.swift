@@ -51,6 +51,29 @@ enum Field: Int, CaseIterable {
 
     static func lookup(_ name: String) -> Field? { byName[name] }
 
+    /// The length of the field's name and its ``words(_:_:_:)``, as in ``lookup(_:_:_:)``.
+    @inline(__always) var nameWords: (len: Int, words: (UInt64, UInt64)) {
+        switch self {
+        case .ts: (2, (0x0000000073747374, 0x0000000000000000))
+        case .event: (5, (0x746e65766e657665, 0x0000000000000000))
+        case .actor: (5, (0x726f74636f746361, 0x0000000000000000))
+        case .action: (6, (0x6e6f697469746361, 0x0000000000000000))
+        case .ticket: (6, (0x74656b636b636974, 0x0000000000000000))
+        case .outcome: (7, (0x656d6f636374756f, 0x0000000000000000))
+        case .details: (7, (0x736c696161746564, 0x0000000000000000))
+        case .resource: (8, (0x656372756f736572, 0x656372756f736572))
+        case .priority: (8, (0x797469726f697270, 0x797469726f697270))
+        case .requester: (9, (0x6574736575716572, 0x7265747365757165))
+        case .sourceIP: (9, (0x695f656372756f73, 0x70695f656372756f))
+        case .deviceID: (9, (0x695f656369766564, 0x64695f6563697665))
+        case .requestID: (10, (0x5f74736575716572, 0x64695f7473657571))
+        case .userAgent: (10, (0x6567615f72657375, 0x746e6567615f7265))
+        case .expiresAt: (10, (0x5f73657269707865, 0x74615f7365726970))
+        case .environment: (11, (0x6d6e6f7269766e65, 0x746e656d6e6f7269))
+        case .justification: (13, (0x636966697473756a, 0x6e6f697461636966))
+        }
+    }
+
     /// Looks a key up by its raw bytes without building a `String`:
     /// dispatch on length and first byte, then one comparison of two words.
     @inline(__always) static func lookup(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Field? {

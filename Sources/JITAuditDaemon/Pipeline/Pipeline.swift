@@ -35,7 +35,7 @@ import Logging
 /// last batch.
 public actor Pipeline: LineIntake {
     private var engine: Engine
-    private let decoder = LineDecoder()
+    private var decoder = LineDecoder()
     private let journal: JournalWorker?
     /// Batches processed by the engine and waiting for the next commit, with their submitters.
     private var open = Group()
@@ -140,7 +140,7 @@ public actor Pipeline: LineIntake {
                 durable.rejections.append(.init(rejection: r, raw: [], length: n, position: line.position, peer: batch.peer))
                 receipt.rejected.append((line.position, r))
             case .bytes(let bytes):
-                switch decoder.decode(bytes).flatMap({ e in checkSkew(e, now: now) }) {
+                switch decoder.decodeNext(bytes).flatMap({ e in checkSkew(e, now: now) }) {
                 case .success(let e):
                     durable.events.append(.init(event: e, position: line.position, peer: batch.peer))
                     engine.ingest(e)

@@ -34,7 +34,7 @@ package struct DurableReplay: ~Copyable {
     let batchSize: Int
     let snapshotEvery: Int
     let now: () -> Timestamp
-    let decoder = LineDecoder()
+    var decoder = LineDecoder()
     let reader: LineReader
     private var sinceSnapshot = 0
     private var checkpoints: [String: SourceCheckpoint] = [:]
@@ -137,7 +137,7 @@ package struct DurableReplay: ~Copyable {
                 onRejection(r, pos)
                 batch.rejections.append(.init(rejection: r, raw: [], length: len, source: source, line: pos.line, offset: pos.offset))
             case .line(let line):
-                switch decoder.decode(line) {
+                switch decoder.decodeNext(line) {
                 case .success(let event):
                     stats.accepted += 1
                     batch.events.append(.init(event: event, source: source, line: pos.line, offset: pos.offset))

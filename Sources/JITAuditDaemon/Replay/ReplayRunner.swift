@@ -11,7 +11,7 @@ import JITAuditCore
 public struct ReplayRunner: ~Copyable {
     public var engine: Engine
     public var stats = IngestStats()
-    let decoder: LineDecoder
+    var decoder: LineDecoder
     let reader: LineReader
 
     public init(engine: Engine) {
@@ -40,7 +40,7 @@ public struct ReplayRunner: ~Copyable {
                 stats.reject(r, at: pos)
                 try onRejection(r, UnsafeBufferPointer(start: nil, count: 0), pos)
             case .line(let bytes):
-                switch decoder.decode(bytes) {
+                switch decoder.decodeNext(bytes) {
                 case .success(let event):
                     stats.accepted += 1
                     try onEvent(event, bytes, pos)
