@@ -19,14 +19,9 @@ struct JSONScanner {
         }
     }
 
-    /// Scans the top-level object, collecting schema fields.
-    mutating func scanObject() throws(Rejection) -> RawFields {
-        var order = KeyOrder()
-        return try scanObject(order: &order)
-    }
-
-    /// As ``scanObject()``, checking each key first against the field the
-    /// previous line had at that position (`order`, updated to this line's):
+    /// Scans the top-level object, collecting schema fields. Each key is
+    /// checked first against the field the previous line had at that
+    /// position (`order`, updated to this line's):
     /// a producer writes its fields in one order, and comparing a key's bytes
     /// with the expected name costs less than scanning it as a string and
     /// looking it up. A key that differs is scanned as usual, so the result

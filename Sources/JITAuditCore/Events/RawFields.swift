@@ -79,30 +79,29 @@ enum Field: Int, CaseIterable {
     @inline(__always) static func lookup(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Field? {
         let len = end - start
         guard len >= 2, len <= 13 else { return nil }
-        // The expected words of each name (``words(_:_:_:)`` of its bytes), as constants.
-        let f: Field, want: (UInt64, UInt64)
+        // Length and first byte pick the only candidate; its name's words (``nameWords``) confirm it.
+        let f: Field
         switch (len, p[start]) {
-        case (2, UInt8(ascii: "t")): (f, want) = (.ts, (0x0000000073747374, 0x0000000000000000))
-        case (5, UInt8(ascii: "e")): (f, want) = (.event, (0x746e65766e657665, 0x0000000000000000))
-        case (5, UInt8(ascii: "a")): (f, want) = (.actor, (0x726f74636f746361, 0x0000000000000000))
-        case (6, UInt8(ascii: "a")): (f, want) = (.action, (0x6e6f697469746361, 0x0000000000000000))
-        case (6, UInt8(ascii: "t")): (f, want) = (.ticket, (0x74656b636b636974, 0x0000000000000000))
-        case (7, UInt8(ascii: "o")): (f, want) = (.outcome, (0x656d6f636374756f, 0x0000000000000000))
-        case (7, UInt8(ascii: "d")): (f, want) = (.details, (0x736c696161746564, 0x0000000000000000))
-        case (8, UInt8(ascii: "r")): (f, want) = (.resource, (0x656372756f736572, 0x656372756f736572))
-        case (8, UInt8(ascii: "p")): (f, want) = (.priority, (0x797469726f697270, 0x797469726f697270))
-        case (9, UInt8(ascii: "r")): (f, want) = (.requester, (0x6574736575716572, 0x7265747365757165))
-        case (9, UInt8(ascii: "s")): (f, want) = (.sourceIP, (0x695f656372756f73, 0x70695f656372756f))
-        case (9, UInt8(ascii: "d")): (f, want) = (.deviceID, (0x695f656369766564, 0x64695f6563697665))
-        case (10, UInt8(ascii: "r")): (f, want) = (.requestID, (0x5f74736575716572, 0x64695f7473657571))
-        case (10, UInt8(ascii: "u")): (f, want) = (.userAgent, (0x6567615f72657375, 0x746e6567615f7265))
-        case (10, UInt8(ascii: "e")): (f, want) = (.expiresAt, (0x5f73657269707865, 0x74615f7365726970))
-        case (11, UInt8(ascii: "e")): (f, want) = (.environment, (0x6d6e6f7269766e65, 0x746e656d6e6f7269))
-        case (13, UInt8(ascii: "j")): (f, want) = (.justification, (0x636966697473756a, 0x6e6f697461636966))
+        case (2, UInt8(ascii: "t")): f = .ts
+        case (5, UInt8(ascii: "e")): f = .event
+        case (5, UInt8(ascii: "a")): f = .actor
+        case (6, UInt8(ascii: "a")): f = .action
+        case (6, UInt8(ascii: "t")): f = .ticket
+        case (7, UInt8(ascii: "o")): f = .outcome
+        case (7, UInt8(ascii: "d")): f = .details
+        case (8, UInt8(ascii: "r")): f = .resource
+        case (8, UInt8(ascii: "p")): f = .priority
+        case (9, UInt8(ascii: "r")): f = .requester
+        case (9, UInt8(ascii: "s")): f = .sourceIP
+        case (9, UInt8(ascii: "d")): f = .deviceID
+        case (10, UInt8(ascii: "r")): f = .requestID
+        case (10, UInt8(ascii: "u")): f = .userAgent
+        case (10, UInt8(ascii: "e")): f = .expiresAt
+        case (11, UInt8(ascii: "e")): f = .environment
+        case (13, UInt8(ascii: "j")): f = .justification
         default: return nil
         }
-        let (a, b) = words(p, start, len)
-        return a == want.0 && b == want.1 ? f : nil
+        return words(p, start, len) == f.nameWords.words ? f : nil
     }
 }
 
