@@ -43,18 +43,9 @@ struct WriterState {
     let updateHead: Statement
     let findSource: Statement
     let insertSource: Statement
-    let summary: SummaryWriter
-    let keys: KeyIndexWriter
-    /// Events through these seqs are in each bulk table (see ``BulkMarkersSchema``): as committed, and in the open transaction.
-    var committedThrough: [BulkTable: Int64] = [:]
-    var through: [BulkTable: Int64] = [:]
-    let summaryThrough: Statement
-    /// What the events after the summaries' marker add to the summary tables,
-    /// written with their next merge.
+    /// What the open transaction's events add to the report summaries,
+    /// handed to the index file's writer when it commits.
     var summaryBatch = SummaryBatch()
-    /// False after a rollback (or before the first transaction): the batch is
-    /// rebuilt from the committed events after the summaries' marker first.
-    var summaryValid = false
     var hasher = ChainHasher()
     var sources: [String: (id: Int64, path: [UInt8])] = [:]
     var committedHead: (seq: Int64, hash: [UInt8])
@@ -95,11 +86,6 @@ struct WriterState {
         updateHead = try conn.prepare("UPDATE chain SET head_seq = ?1, head_hash = ?2 WHERE id = 1")
         findSource = try conn.prepare("SELECT id FROM sources WHERE path = ?1")
         insertSource = try conn.prepare("INSERT INTO sources (path) VALUES (?1)")
-        summary = try SummaryWriter(conn: conn)
-        keys = try KeyIndexWriter(conn: conn)
-        summaryThrough = try conn.prepare("UPDATE index_state SET \(BulkTable.summaries.marker) = ?1 WHERE id = 1")
-        for t in BulkTable.allCases { committedThrough[t] = try t.through(conn) }
-        through = committedThrough
         let h = try conn.prepare("SELECT head_seq, head_hash FROM chain WHERE id = 1")
         guard try h.step(), let hash = h.blob(1), hash.count == 32 else {
             throw StoreError(.corrupt, "the chain table has no valid head row; the database was altered by hand", path: conn.path)
@@ -114,7 +100,6 @@ extension AuditStore {
         guard writer != nil else { throw StoreError(.invalidState, "the database was opened for reading", path: path) }
         do {
             if !writer!.inTransaction {
-                if !writer!.summaryValid { try refillSummary() }
                 try conn.exec("BEGIN IMMEDIATE", "starting a batch")
                 writer!.inTransaction = true
             }
@@ -262,12 +247,15 @@ extension AuditStore {
     package var pendingEvents: Int { writer?.pendingEvents ?? 0 }
 
     /// Makes everything written since the last commit durable in one
-    /// transaction, with the report summaries of its events (see
-    /// ``SummarySchema``), and with an engine snapshot (covering every event appended so
-    /// far) when one is given. On failure nothing of the batch is kept.
+    /// transaction, with an engine snapshot (covering every event appended so
+    /// far) when one is given, then hands the new events' report summaries
+    /// to the index file's writer (see ``BulkWriter``). On failure nothing
+    /// of the batch is kept.
     package func commit(snapshot: EngineState? = nil, at now: Timestamp) throws(StoreError) {
         if snapshot == nil && !(writer?.inTransaction ?? false) { return }
         try withWriter { (w) throws(StoreError) in
+            // A failed index merge fails this batch, before anything is kept.
+            try bulk?.check()
             if let snapshot {
                 let blob = try SnapshotCodec.encode(snapshot, path: path)
                 let s = w.upsertSnapshot
@@ -277,77 +265,33 @@ extension AuditStore {
                 w.dropOldMarks.bind(1, w.head.seq)
                 try w.dropOldMarks.run()
             }
-            // At most one bulk merge per commit, the table furthest behind:
-            // the three follow each other in consecutive commits instead of
-            // adding up in one (see ``BulkMarkersSchema``).
-            // (Ties go in `allCases` order.)
-            let through = w.through
-            if let table = BulkTable.allCases.min(by: { through[$0]! < through[$1]! }),
-               w.head.seq - through[table]! >= Int64(max(1, options.keyMergeEvents)) {
-                try merge(table, &w)
-            }
             if w.head.seq != w.committedHead.seq {
                 w.updateHead.bind(1, w.head.seq); w.updateHead.bindBlob(2, w.head.hash)
                 try w.updateHead.run()
             }
             try conn.exec("COMMIT", "committing a batch")
             w.inTransaction = false
+            if w.head.seq != w.committedHead.seq {
+                bulk?.committed(head: w.head.seq, summary: w.summaryBatch)
+            }
+            w.summaryBatch = SummaryBatch()
             w.committedHead = w.head
-            w.committedThrough = w.through
             w.pendingEvents = 0
         }
     }
 
     /// Brings the lookup tables and the report summaries up to the newest
-    /// committed event, in a transaction of its own, so neither readers nor
-    /// reports have newer events to add themselves (see ``KeyIndexSchema``).
-    /// A bulk load calls it at its end; prune before deleting.
+    /// committed event and waits for it, so neither readers nor reports have
+    /// newer events to add themselves (see ``KeyIndexSchema``). A bulk load
+    /// calls it at its end; prune before deleting.
     package func flushBulkTables() throws(StoreError) {
         try commit(at: Timestamp(micros: 0))
-        guard let w = writer, w.committedThrough.values.contains(where: { $0 < w.committedHead.seq }) else { return }
-        try withWriter { (w) throws(StoreError) in
-            for t in BulkTable.allCases { try merge(t, &w) }
-            try conn.exec("COMMIT", "committing the lookup tables")
-            w.inTransaction = false
-            w.committedThrough = w.through
-        }
+        guard let w = writer else { return }
+        try bulk?.flush(head: w.committedHead.seq)
     }
 
-    /// Writes the events after `table`'s marker into it, in the open transaction.
-    private func merge(_ table: BulkTable, _ w: inout WriterState) throws(StoreError) {
-        let from = w.through[table]!
-        guard w.head.seq > from else { return }
-        if table == .summaries {
-            if !w.summaryBatch.isEmpty {
-                try w.summary.write(w.summaryBatch)
-                w.summaryBatch.removeAll()
-            }
-            w.summaryThrough.bind(1, w.head.seq)
-            try w.summaryThrough.run()
-        } else {
-            try w.keys.merge(table, after: from, upTo: w.head.seq)
-        }
-        w.through[table] = w.head.seq
-    }
-
-    /// Rebuilds the pending summary batch from the committed events after the
-    /// summaries' marker (a new writer, or after a rollback).
-    private func refillSummary() throws(StoreError) {
-        writer!.summaryBatch.removeAll()
-        var batch = SummaryBatch()
-        // The intake's limits, bar the identifier length (a configured one may differ).
-        let decoder = LineDecoder(maxIdentifierBytes: .max)
-        let s = try conn.prepare("SELECT raw FROM events WHERE seq > ?1 ORDER BY seq")
-        s.bind(1, writer!.committedThrough[.summaries]!)
-        while try s.step() {
-            // A row that no longer decodes was altered by hand: `verify` names
-            // it; as on resume, it is skipped rather than stopping the writer.
-            guard let raw = s.bytes(0), case .success(let e) = decoder.decode(raw.bindMemory(to: UInt8.self)) else { continue }
-            batch.add(e)
-        }
-        writer!.summaryBatch = batch
-        writer!.summaryValid = true
-    }
+    /// Waits for the index merges already under way (tests, and before reading the index file).
+    package func settleBulkTables() { bulk?.settle() }
 
     /// Drops everything written since the last commit.
     package func rollback() {
@@ -355,10 +299,8 @@ extension AuditStore {
         if conn.inTransaction { try? conn.exec("ROLLBACK") }
         writer!.inTransaction = false
         writer!.head = writer!.committedHead
-        writer!.through = writer!.committedThrough
         writer!.pendingEvents = 0
         writer!.summaryBatch.removeAll()
-        writer!.summaryValid = false
         writer!.sources = [:]
     }
 

@@ -43,6 +43,14 @@ package final class AuditStore {
     // Writer state; see AuditStore+Write.swift.
     var writer: WriterState?
     private var checkpointer: WALCheckpointer?
+    /// The index file's writer (a writer of schema 7 or later; see ``IndexFile``).
+    var bulk: BulkWriter?
+    /// Why the index file was rebuilt (a writer) or is not used (a reader),
+    /// for the command or daemon to tell; nil when all is well.
+    package private(set) var indexFileNote: String?
+    /// A reader has the index file of this log attached as `idx` (used, or
+    /// shadowed by empty stand-ins when stale; see ``IndexFile/attachForReading(_:path:)``).
+    private(set) var indexFileAttached = false
 
     package init(path: String, mode: Mode, options: Options = Options()) throws(StoreError) {
         self.path = path
@@ -65,22 +73,30 @@ package final class AuditStore {
             try configureWriter()
             try migrate()
             writer = try WriterState(conn: conn)
+            let b = try BulkWriter(path: IndexFile.path(for: path), logPath: path, mergeEvents: options.keyMergeEvents,
+                                   cacheKiB: options.cacheKiB, busyTimeoutMilliseconds: options.busyTimeoutMilliseconds)
+            bulk = b
+            indexFileNote = b.rebuiltBecause.map { "rebuilt the index file \(b.path): \($0)" }
             if options.backgroundCheckpoint {
                 let c = try WALCheckpointer(path: path)
                 c.attach(to: conn)
                 checkpointer = c
             }
         } else {
-            try conn.exec("PRAGMA query_only = ON", "configuring the reader")
             let version = try conn.scalarInt("PRAGMA user_version") ?? 0
             guard version > 0 else {
                 throw StoreError(.notJITAudit, "the database has no jitaudit schema yet (create it with `jitaudit replay --db \(path) FILE`)", path: path)
             }
+            if version >= IndexFileMigration.version {
+                (indexFileNote, indexFileAttached) = try IndexFile.attachForReading(conn, path: IndexFile.path(for: path))
+            }
+            try conn.exec("PRAGMA query_only = ON", "configuring the reader")
         }
     }
 
     deinit {
         checkpointer?.detach(from: conn)
+        bulk?.settle()
     }
 
     /// Write-ahead-log checkpoints completed beside the writer (0 without ``Options/backgroundCheckpoint``).

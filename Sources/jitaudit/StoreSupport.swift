@@ -24,7 +24,11 @@ func openStore(_ path: String, mode: AuditStore.Mode, busyTimeout: Int32, comman
     options.busyTimeoutMilliseconds = busyTimeout
     if let keyMergeEvents { options.keyMergeEvents = keyMergeEvents }
     do {
-        return try AuditStore(path: path, mode: mode, options: options)
+        let store = try AuditStore(path: path, mode: mode, options: options)
+        // The index file (lookup tables, report summaries) is derived from the
+        // log: rebuilt by a writer, read around by a reader; worth a line.
+        if let note = store.indexFileNote { printError("jitaudit \(command): note: \(note)") }
+        return store
     } catch {
         printError("jitaudit \(command): \(error)")
         throw Exit.runtimeFailure

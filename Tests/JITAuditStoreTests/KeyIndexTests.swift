@@ -73,36 +73,38 @@ struct KeyIndexTests {
         #expect(try store.verifyChain().isIntact)
     }
 
-    /// A commit carries at most one bulk merge, the table furthest behind,
-    /// so a live daemon's commits never add up all three (BulkMarkersSchema).
-    @Test func theThreeMergesGoIntoConsecutiveCommits() throws {
+    /// The index file's writer merges all three tables together once one is
+    /// `keyMerge` events behind the log, beside the log's commits (IndexFile).
+    @Test func theMergesFollowTheLogsCommits() throws {
         let db = try TempDB(); defer { db.cleanup() }
         let store = try db.open(keyMerge: 50)
         func markers() throws -> [Int64?] {
-            [try db.scalar("SELECT through_seq FROM index_state"), try db.scalar("SELECT actor_through FROM index_state"),
-             try db.scalar("SELECT summary_through FROM index_state")]
+            store.settleBulkTables()
+            return [try db.scalar("SELECT through_seq FROM index_state"), try db.scalar("SELECT actor_through FROM index_state"),
+                    try db.scalar("SELECT summary_through FROM index_state")]
         }
         try appendEvents(store, 49)
         #expect(try markers() == [0, 0, 0])
         try appendEvents(store, 1, from: 49)
-        #expect(try markers() == [50, 0, 0])
-        try appendEvents(store, 1, from: 50)
-        #expect(try markers() == [50, 51, 0])
-        try appendEvents(store, 1, from: 51)
-        #expect(try markers() == [50, 51, 52])
-        try appendEvents(store, 10, from: 52)
-        #expect(try markers() == [50, 51, 52])
-        try appendEvents(store, 40, from: 62)
-        #expect(try markers() == [102, 51, 52])
+        #expect(try markers() == [50, 50, 50])
+        try appendEvents(store, 10, from: 50)
+        #expect(try markers() == [50, 50, 50])
+        try appendEvents(store, 40, from: 60)
+        #expect(try markers() == [100, 100, 100])
+        try appendEvents(store, 2, from: 100)
+        #expect(try markers() == [100, 100, 100])
         // Every lookup and the report summaries stay complete meanwhile
         // (each view adds the events after its own marker).
         let reader = try db.open(.read)
+        #expect(reader.indexFileNote == nil)
         #expect(try reader.verifyChain().isIntact)
         var f = EventFilter()
         f.actor = "user3"
         var seen = 0
         try reader.events(f) { _ in seen += 1 }
         #expect(seen == 102 / 7 + (102 % 7 > 3 ? 1 : 0))
+        // Uncommitted events never reach the index file.
+        _ = try appendEvents(store, 60, from: 102, commit: false)
         store.rollback()
         try store.flushBulkTables()
         #expect(try markers() == [102, 102, 102])
@@ -115,10 +117,12 @@ struct KeyIndexTests {
         let store = try db.open(keyMerge: 10)
         try log.append(to: store, to: 50, seed: 72)
         let through = try db.scalar("SELECT through_seq FROM index_state")
+        #expect(through! >= 40)
         for (i, l) in log.lines[50..<80].enumerated() {
             try store.append(try event(l.line), source: "/gen.jsonl", line: 51 + i, offset: 0, receivedAt: l.ts)
         }
         store.rollback()
+        store.settleBulkTables()
         #expect(try db.scalar("SELECT through_seq FROM index_state") == through)
         try log.append(to: store, from: 50, seed: 73)
         #expect(try db.scalar("SELECT count(*) FROM request_index") == (try db.scalar("SELECT through_seq FROM index_state")))
@@ -185,7 +189,7 @@ struct KeyIndexTests {
             #expect(try reader.verifyChain().isIntact)
         }
         let store = try db.open()
-        #expect(try store.migrations().map(\.version) == [1, 2, 3, 4, 5, 6])
+        #expect(try store.migrations().map(\.version) == [1, 2, 3, 4, 5, 6, 7])
         let head = try db.scalar("SELECT max(seq) FROM events")
         #expect(try db.scalar("SELECT through_seq FROM index_state") == head)
         #expect(try db.scalar("SELECT actor_through FROM index_state") == head)
@@ -197,9 +201,20 @@ struct KeyIndexTests {
 }
 
 extension ReportSummaryTests {
-    /// A store as schema 2 left it: migrations 5, 4 and 3 taken back by hand.
+    /// A store as schema 2 left it: migrations 7 to 3 taken back by hand
+    /// (its summary tables rebuilt in the log's file, the index file gone).
     static func downgradeToSchema2(_ db: TempDB) throws {
-        try db.sql("""
+        IndexFile.remove(IndexFile.path(for: db.path))
+        let c = try Connection(path: db.path, readOnly: false, create: false)
+        try c.exec("""
+            DROP TABLE store_identity;
+            DELETE FROM schema_migrations WHERE version = 7;
+            CREATE TABLE requests (
+                request_id TEXT NOT NULL UNIQUE, nreq INTEGER NOT NULL, rts INTEGER, requester TEXT, priority TEXT,
+                environment TEXT, dts INTEGER, dkind TEXT, approver TEXT, cts INTEGER);
+            CREATE INDEX requests_irregular ON requests (rts) WHERE nreq > 1 OR cts < rts;
+            CREATE TABLE event_hours (hour INTEGER NOT NULL, event TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (hour, event)) WITHOUT ROWID;
+            \(SummarySchema.rebuild)
             DELETE FROM schema_migrations WHERE version = 6;
             DROP TABLE watermark_marks;
             DELETE FROM schema_migrations WHERE version = 5;
@@ -207,12 +222,6 @@ extension ReportSummaryTests {
             ALTER TABLE engine_snapshot DROP COLUMN parts;
             ALTER TABLE engine_snapshot DROP COLUMN generation;
             DELETE FROM schema_migrations WHERE version = 4;
-            DROP VIEW events_of_request;
-            DROP VIEW events_of_actor;
-            DROP TABLE request_index;
-            DROP TABLE actor_index;
-            DROP TABLE index_state;
-            DROP TABLE index_buckets;
             CREATE INDEX events_request ON events (request_id, ts);
             CREATE INDEX events_actor ON events (actor_key, ts);
             DELETE FROM schema_migrations WHERE version = 3;

@@ -8,7 +8,7 @@ struct SchemaTests {
         let db = try TempDB(); defer { db.cleanup() }
         do {
             let store = try db.open()
-            #expect(try store.migrations().map(\.name) == ["initial", "report_summaries", "bulk_key_index", "snapshot_parts", "watermark_marks", "bulk_markers"])
+            #expect(try store.migrations().map(\.name) == ["initial", "report_summaries", "bulk_key_index", "snapshot_parts", "watermark_marks", "bulk_markers", "index_file"])
             #expect(try store.count("events") == 0)
         }
         #expect(try db.scalar("PRAGMA user_version") == Int64(AuditStore.schemaVersion))
@@ -16,7 +16,7 @@ struct SchemaTests {
         #expect(try db.scalar("SELECT count(*) FROM sqlite_schema WHERE name IN ('events','rejections','findings','checkpoints','engine_snapshot','chain','sources')") == 7)
         // Reopening applies nothing twice.
         let again = try db.open()
-        #expect(try again.migrations().count == 6)
+        #expect(try again.migrations().count == 7)
         #expect(try db.scalar("PRAGMA journal_mode") != nil)
     }
 

@@ -22,14 +22,21 @@ struct TempDB {
     }
 
     /// Runs SQL on a separate connection, as someone with `sqlite3` would.
+    /// The index file's tables resolve too (attached as `idx`, see ``IndexFile``).
     func sql(_ text: String) throws {
         let c = try Connection(path: path, readOnly: false, create: false)
         sqlite3BusyTimeout(c)
+        if FileManager.default.fileExists(atPath: IndexFile.path(for: path)) {
+            try IndexFile.attach(c, path: IndexFile.path(for: path), as: "idx")
+        }
         try c.exec(text)
     }
 
+    /// The first value of a query, as a reader sees the store (the index
+    /// file attached with its lookup views).
     func scalar(_ text: String) throws -> Int64? {
         let c = try Connection(path: path, readOnly: true, create: false)
+        _ = try IndexFile.attachForReading(c, path: IndexFile.path(for: path))
         return try c.scalarInt(text)
     }
 

@@ -137,16 +137,17 @@ import Testing
             ("INSERT INTO events (seq, ts, event, request_id, actor, actor_key, priority, source_id, line, offset, received_at, raw, hash) "
              + "SELECT (SELECT max(seq) FROM events) + 1, ts, event, request_id, actor, actor_key, priority, source_id, line, offset, received_at, raw, hash "
              + "FROM events WHERE seq = 2", "inserted by hand"),
-            // The lookup tables (filled at the end of the replay): a key row
-            // deleted hides the event from `events --request-id`.
-            ("DELETE FROM request_index WHERE seq = 6", "row 6: the event has no row in request_index"),
+            // The lookup tables in the index file (filled at the end of the
+            // replay): a key row deleted hides the event from `events --request-id`.
+            ("index: DELETE FROM request_index WHERE seq = 6", "row 6: the event has no row in request_index"),
         ]
         for (n, c) in cases.enumerated() {
             let db = dir.appendingPathComponent("v\(n).db").path
             #expect(try Binary.run(["replay", "--db", db, "--quiet", Self.demo]).status == 0)
             let ok = try Binary.run(["verify", "--db", db])
             #expect(ok.status == 0 && ok.stdout.hasPrefix("ok: "))
-            let edit = try Tool.run("/usr/bin/sqlite3", [db, c.sql])
+            let (file, sql) = c.sql.hasPrefix("index: ") ? (db + "-index", String(c.sql.dropFirst(7))) : (db, c.sql)
+            let edit = try Tool.run("/usr/bin/sqlite3", [file, sql])
             #expect(edit.status == 0, "\(edit.stderr)")
             let broken = try Binary.run(["verify", "--db", db])
             #expect(broken.status == 1, "\(c.sql)")

@@ -47,6 +47,7 @@ public struct DaemonRunner {
     public func run() async throws {
         let sinks = try makeSinks()
         let journal = try openJournal(DaemonRunner.databasePath(settings))
+        if let note = (journal as? StoreJournal)?.store.indexFileNote { logger.notice("\(note)") }
         let pipeline = Pipeline(engine: Engine(rules: rules, config: engineConfig), journal: journal,
                                 snapshotInterval: settings.snapshotInterval, logger: logger,
                                 wallClock: { WallClock.now() }, deliver: { sinks.deliver($0) })

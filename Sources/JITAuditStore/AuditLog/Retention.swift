@@ -24,6 +24,13 @@ extension AuditStore {
         // The rows to delete must be in the summaries and key tables first:
         // prune takes them out of those.
         try flushBulkTables()
+        // The index file's tables lose the deleted rows in the same
+        // transactions. SQLite commits two WAL files one after the other: a
+        // crash between them leaves the index file's anchor unlike the log's,
+        // and the next writer rebuilds it (``IndexFile``).
+        try IndexFile.attach(conn, path: IndexFile.path(for: path), as: "idx")
+        defer { try? conn.exec("\(IndexFile.dropViews) DETACH DATABASE idx") }
+        try conn.exec(IndexFile.views, "creating the lookup views")
         var result = PruneResult()
         let c = try conn.prepare("SELECT head_seq, anchor_seq FROM chain WHERE id = 1")
         guard try c.step() else { throw StoreError(.corrupt, "the chain table has no head row", path: path) }
@@ -55,6 +62,7 @@ extension AuditStore {
             try conn.prepare("DELETE FROM index_buckets WHERE bucket < (?2 >> \(b))"),
         ]
         let move = try conn.prepare("UPDATE chain SET anchor_seq = ?1, anchor_hash = ?2 WHERE id = 1")
+        let moveIndex = try conn.prepare("UPDATE idx.index_state SET anchor_seq = ?1 WHERE id = 1")
         while anchor < keepFrom {
             let end = min(anchor + Int64(max(1, batchSize)), keepFrom)
             try conn.exec("BEGIN IMMEDIATE", "starting a prune batch")
@@ -76,6 +84,8 @@ extension AuditStore {
                 try summary.afterDeleting()
                 move.bind(1, end); move.bindBlob(2, h)
                 try move.run()
+                moveIndex.bind(1, end)
+                try moveIndex.run()
                 try conn.exec("COMMIT", "committing a prune batch")
             } catch {
                 try? conn.exec("ROLLBACK")

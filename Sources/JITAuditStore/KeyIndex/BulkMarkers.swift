@@ -40,9 +40,10 @@ enum BulkTable: CaseIterable {
 
     /// How far the table reaches, as committed. A store of schema 3–5 has one
     /// marker for all three.
-    func through(_ conn: Connection) throws(StoreError) -> Int64 {
-        let column = try conn.hasBulkMarkers() ? marker : BulkTable.requestIndex.marker
-        guard let v = try conn.scalarInt("SELECT \(column) FROM index_state WHERE id = 1") else {
+    /// `schema`: where `index_state` is (nil: as SQL resolves the name).
+    func through(_ conn: Connection, schema: String? = nil) throws(StoreError) -> Int64 {
+        let column = try conn.hasBulkMarkers(schema: schema) ? marker : BulkTable.requestIndex.marker
+        guard let v = try conn.scalarInt("SELECT \(column) FROM \(schema.map { $0 + "." } ?? "")index_state WHERE id = 1") else {
             throw StoreError(.corrupt, "the index_state table has no row; the database was altered by hand", path: conn.path)
         }
         return v
@@ -51,7 +52,13 @@ enum BulkTable: CaseIterable {
 
 extension Connection {
     /// The store has the per-table markers of migration 6 (a reader may open an older store).
-    func hasBulkMarkers() throws(StoreError) -> Bool {
-        try scalarInt("SELECT count(*) FROM pragma_table_info('index_state') WHERE name = 'summary_through'") ?? 0 > 0
+    func hasBulkMarkers(schema: String? = nil) throws(StoreError) -> Bool {
+        let table = schema.map { "pragma_table_info('index_state', '\($0)')" } ?? "pragma_table_info('index_state')"
+        return try scalarInt("SELECT count(*) FROM \(table) WHERE name = 'summary_through'") ?? 0 > 0
+    }
+
+    /// The store is of schema 7 or later: its key tables and summaries are in the index file (``IndexFile``).
+    func hasIndexFileSchema() throws(StoreError) -> Bool {
+        try scalarInt("PRAGMA main.user_version") ?? 0 >= IndexFileMigration.version
     }
 }

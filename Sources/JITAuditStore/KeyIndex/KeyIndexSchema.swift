@@ -95,6 +95,8 @@ enum KeyIndexSchema {
 extension Connection {
     /// The store has the key tables of migration 3 (a reader may open an older store).
     func hasKeyIndex() throws(StoreError) -> Bool {
-        try scalarInt("SELECT count(*) FROM sqlite_schema WHERE type = 'view' AND name = 'events_of_request'") ?? 0 > 0
+        // Since schema 7 the views are the connection's own (``IndexFile``).
+        try scalarInt("SELECT (SELECT count(*) FROM sqlite_temp_schema WHERE type = 'view' AND name = 'events_of_request') "
+                      + "+ (SELECT count(*) FROM sqlite_schema WHERE type = 'view' AND name = 'events_of_request')") ?? 0 > 0
     }
 }

@@ -39,8 +39,8 @@ struct KeyIndexWriter {
     }
 
     /// The bucket width the store was created with (see ``KeyIndexSchema/bucketBits``).
-    static func bucketBits(_ conn: Connection) throws(StoreError) -> Int64 {
-        guard let v = try conn.scalarInt("SELECT bucket_bits FROM index_state WHERE id = 1") else {
+    static func bucketBits(_ conn: Connection, schema: String? = nil) throws(StoreError) -> Int64 {
+        guard let v = try conn.scalarInt("SELECT bucket_bits FROM \(schema.map { $0 + "." } ?? "")index_state WHERE id = 1") else {
             throw StoreError(.corrupt, "the index_state table has no row; the database was altered by hand", path: conn.path)
         }
         return v

@@ -1,6 +1,9 @@
 import CSQLite
 import Dispatch
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Copies the write-ahead log back into the database on a thread of its own,
 /// over a connection of its own, so the writer's commits never wait for it.
@@ -80,6 +83,8 @@ final class WALCheckpointer: Sendable {
     }
 
     private func committed(frames: Int32, db: OpaquePointer?, name: UnsafePointer<CChar>?) {
+        // Only the log's own file (prune also commits to the attached index file).
+        guard let name, strcmp(name, "main") == 0 else { return }
         var base = copied.load(ordering: .relaxed)
         if frames < base {
             // The writer started the log over.

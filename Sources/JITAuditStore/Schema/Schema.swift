@@ -23,6 +23,7 @@ enum Schema {
         Migration(version: 4, name: "snapshot_parts", sql: SnapshotPartsSchema.migration),
         Migration(version: 5, name: "watermark_marks", sql: WatermarkSchema.migration),
         Migration(version: 6, name: "bulk_markers", sql: BulkMarkersSchema.migration),
+        Migration(version: IndexFileMigration.version, name: "index_file", sql: IndexFileMigration.sql),
     ]
 
     // Every column of `events` except `hash` is covered by the hash chain (see

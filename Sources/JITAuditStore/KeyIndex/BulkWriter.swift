@@ -1,0 +1,169 @@
+import CSQLite
+import Dispatch
+import JITAuditCore
+import Synchronization
+
+/// The index file's writer (see ``IndexFile``): a connection and a serial
+/// queue of its own, fed after each commit of the audit log with the new
+/// head and the committed events' summary part. Once the lookup tables or the
+/// summaries are ``AuditStore/Options/keyMergeEvents`` behind the head, it
+/// merges all three in one transaction of the index file, reading the new
+/// events from the log (attached read-only as `log`). The log's writer never
+/// waits for it, and readers never miss an event meanwhile: the lookup views
+/// and the report add the events after each marker themselves.
+///
+/// A failure here (a full disk) is kept and thrown by the log's next commit,
+/// before anything of that batch is written; the index file is derived, so
+/// what it had not merged is merged by the next writer.
+final class BulkWriter: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "jitaudit.index", qos: .userInitiated)
+    private let failure = Mutex<StoreError?>(nil)
+    /// Why the file was rebuilt when the writer opened it, if it was.
+    let rebuiltBecause: String?
+    let path: String
+
+    // Used only on `queue` (or before the first task).
+    private let conn: Connection
+    private let keys: KeyIndexWriter
+    private let summary: SummaryWriter
+    private let summaryThrough: Statement
+    private var through: [BulkTable: Int64] = [:]
+    /// The log's committed head, as last handed over.
+    private var head: Int64
+    /// The summary part of the committed events after the summaries' marker.
+    private var pending = SummaryBatch()
+    private let mergeEvents: Int64
+
+    init(path: String, logPath: String, mergeEvents: Int, cacheKiB: Int, busyTimeoutMilliseconds: Int32) throws(StoreError) {
+        self.path = path
+        self.mergeEvents = Int64(max(1, mergeEvents))
+        var (conn, why) = try Self.open(path: path, logPath: logPath, cacheKiB: cacheKiB, busy: busyTimeoutMilliseconds)
+        if why != nil {
+            // Unreadable: not worth keeping, everything in it is derived.
+            IndexFile.remove(path)
+            (conn, _) = try Self.open(path: path, logPath: logPath, cacheKiB: cacheKiB, busy: busyTimeoutMilliseconds)
+        }
+        let fresh = try conn.scalarInt("PRAGMA main.user_version") == 0
+        if !fresh, let app = try conn.scalarInt("PRAGMA main.application_id"), app != Int64(IndexFile.applicationID) {
+            throw StoreError(.notJITAudit, "\(path) is not a jitaudit index file (application_id \(app)); move it away, jitaudit rebuilds it",
+                             path: path)
+        }
+        let mismatch = fresh ? "it is new" : try IndexFile.mismatch(conn, schema: "main", log: "log")
+        if let mismatch {
+            try conn.exec("BEGIN IMMEDIATE", "starting to build the index file")
+            do throws(StoreError) {
+                let bits = fresh ? Int64(KeyIndexSchema.bucketBits) : (try? KeyIndexWriter.bucketBits(conn)) ?? Int64(KeyIndexSchema.bucketBits)
+                for t in IndexFile.tables { try conn.exec("DROP TABLE IF EXISTS main.\(t)") }
+                try conn.exec(IndexFile.schema, "creating the index file's tables")
+                try conn.exec(IndexFile.fill(bucketBits: Int(bits)), "building the index file from the audit log")
+                try conn.exec("PRAGMA application_id = \(IndexFile.applicationID); PRAGMA user_version = \(IndexFile.version)")
+                try conn.exec("COMMIT", "committing the index file")
+            } catch {
+                try? conn.exec("ROLLBACK")
+                throw error
+            }
+        }
+        self.conn = conn
+        keys = try KeyIndexWriter(conn: conn)
+        summary = try SummaryWriter(conn: conn)
+        summaryThrough = try conn.prepare("UPDATE index_state SET \(BulkTable.summaries.marker) = ?1 WHERE id = 1")
+        for t in BulkTable.allCases { through[t] = try t.through(conn) }
+        head = try conn.scalarInt("SELECT head_seq FROM log.chain WHERE id = 1") ?? 0
+        pending = try Self.summaryOfLog(conn, after: through[.summaries]!, through: head)
+        rebuiltBecause = why ?? (fresh ? (head > 0 ? "it was missing" : nil) : mismatch)
+    }
+
+    /// Opens the index file (creating it) with the log attached as `log`;
+    /// the reason when it is not a readable database.
+    private static func open(path: String, logPath: String, cacheKiB: Int, busy: Int32) throws(StoreError) -> (Connection, String?) {
+        let conn = try Connection(path: path, readOnly: false, create: true)
+        sqlite3_busy_timeout(conn.handle, busy)
+        do {
+            _ = try conn.scalarInt("SELECT count(*) FROM sqlite_schema")
+        } catch let e where e.code == .notADatabase || e.code == .corrupt {
+            return (conn, "it is not a readable database (\(e.message))")
+        }
+        if try conn.scalarInt("PRAGMA user_version") == 0 { try conn.exec("PRAGMA page_size = 4096") }
+        let mode = try conn.prepare("PRAGMA journal_mode = WAL")
+        guard try mode.step(), mode.text(0)?.lowercased() == "wal" else {
+            throw StoreError(.io, "cannot switch the index file to WAL mode", path: path)
+        }
+        mode.reset()
+        try conn.exec("""
+            PRAGMA synchronous = NORMAL;
+            PRAGMA cache_size = -\(cacheKiB);
+            PRAGMA temp_store = MEMORY;
+            PRAGMA journal_size_limit = 67108864;
+            """, "configuring the index file")
+        try IndexFile.attach(conn, path: logPath, as: "log")
+        return (conn, nil)
+    }
+
+    /// The summary part of the log's events `(after, through]` (a new writer
+    /// picks up where the file's summaries stop).
+    private static func summaryOfLog(_ conn: Connection, after: Int64, through: Int64) throws(StoreError) -> SummaryBatch {
+        var batch = SummaryBatch()
+        guard through > after else { return batch }
+        // The intake's limits, bar the identifier length (a configured one may differ).
+        let decoder = LineDecoder(maxIdentifierBytes: .max)
+        let s = try conn.prepare("SELECT raw FROM log.events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq")
+        s.bind(1, after); s.bind(2, through)
+        while try s.step() {
+            // A row that no longer decodes was altered by hand: `verify` names
+            // it; as on resume, it is skipped rather than stopping the writer.
+            guard let raw = s.bytes(0), case .success(let e) = decoder.decode(raw.bindMemory(to: UInt8.self)) else { continue }
+            batch.add(e)
+        }
+        return batch
+    }
+
+    /// Throws the failure of an earlier merge: the log's writer calls it
+    /// before committing, so that batch is rolled back whole.
+    func check() throws(StoreError) {
+        if let e = failure.withLock({ $0 }) { throw e }
+    }
+
+    /// The log committed events through `head`, whose summary part is `part`.
+    func committed(head: Int64, summary part: SummaryBatch) {
+        queue.async { [self] in
+            if pending.isEmpty { pending = part } else { pending.merge(part) }
+            self.head = max(self.head, head)
+            if self.head - through.values.min()! >= mergeEvents { mergeAll() }
+        }
+    }
+
+    /// Merges everything committed through `head` now and waits for it.
+    func flush(head: Int64) throws(StoreError) {
+        queue.sync {
+            self.head = max(self.head, head)
+            mergeAll()
+        }
+        try check()
+    }
+
+    /// Waits for the merges already asked for.
+    func settle() { queue.sync {} }
+
+    private func mergeAll() {
+        guard failure.withLock({ $0 == nil }), through.values.contains(where: { $0 < head }) else { return }
+        do throws(StoreError) {
+            // Deferred: it reads the log and writes only the index file.
+            try conn.exec("BEGIN", "starting an index merge")
+            for t in [BulkTable.requestIndex, .actorIndex] where through[t]! < head {
+                try keys.merge(t, after: through[t]!, upTo: head)
+            }
+            if through[.summaries]! < head {
+                if !pending.isEmpty { try summary.write(pending) }
+                summaryThrough.bind(1, head)
+                try summaryThrough.run()
+            }
+            try conn.exec("COMMIT", "committing an index merge")
+            pending.removeAll()
+            for t in BulkTable.allCases { through[t] = head }
+        } catch {
+            try? conn.exec("ROLLBACK")
+            failure.withLock { $0 = StoreError(error.code, "writing the index file \(path) failed: \(error.message)", path: error.path,
+                                                sqliteCode: error.sqliteCode) }
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import Testing
+import JITAuditCore
+@testable import JITAuditStore
+
+/// The index file beside the audit log (``IndexFile``): derived from the log,
+/// rebuilt by a writer whenever it does not match it, never trusted by a
+/// reader when it does not.
+@Suite("Index file")
+struct IndexFileTests {
+    var indexPath: (TempDB) -> String { { IndexFile.path(for: $0.path) } }
+
+    /// A store of `requests` generated requests, merged in part (keyMerge 97).
+    static func filled(_ db: TempDB, seed: UInt64 = 81, requests: Int = 300) throws -> GeneratedLog {
+        let log = GeneratedLog(seed: seed, requests: requests)
+        try log.append(to: try db.open(), seed: seed)
+        return log
+    }
+
+    struct Answers: Equatable {
+        var lookups: [String] = []
+        var reports: [ReportData] = []
+    }
+
+    /// What readers answer: every request's and some actors' lookups, and reports.
+    static func answers(_ db: TempDB, _ log: GeneratedLog) throws -> Answers {
+        let reader = try db.open(.read)
+        var out = Answers()
+        let ids = Set(try log.lines.map { try event($0.line).requestID }).sorted()
+        for id in ids { out.lookups.append("\(id): \(try KeyIndexTests.lookup(reader, request: id))") }
+        for actor in ["alice", "bob", "erin"] { out.lookups.append("\(actor): \(try KeyIndexTests.lookup(reader, actor: actor))") }
+        for (since, until) in ReportSummaryTests.periods(log, seed: 81) {
+            out.reports.append(try reader.report(ReportSummaryTests.request(since, until)))
+        }
+        return out
+    }
+
+    /// The index file as it is after a fresh writer built it from the log.
+    static func expectRebuilt(_ db: TempDB, because reason: String) throws {
+        let store = try db.open()
+        let note = try #require(store.indexFileNote)
+        #expect(note.contains(reason), "\(note)")
+        let head = try #require(try db.scalar("SELECT head_seq FROM chain"))
+        #expect(try db.scalar("SELECT min(through_seq, actor_through, summary_through) FROM index_state") == head)
+        #expect(try db.scalar("SELECT count(*) FROM request_index") == (try db.scalar("SELECT count(*) FROM events")))
+        #expect(try SummarySnapshot.stored(db) == (try SummarySnapshot.recomputed(db)))
+        #expect(try store.verifyChain().isIntact)
+        #expect(try db.open(.read).indexFileNote == nil)
+    }
+
+    @Test func aMissingIndexFileIsReadAroundThenRebuilt() throws {
+        let db = try TempDB(); defer { db.cleanup() }
+        let log = try Self.filled(db)
+        let expected = try Self.answers(db, log)
+        IndexFile.remove(indexPath(db))
+        // Readers answer the same from the log alone, and say why.
+        let reader = try db.open(.read)
+        #expect(reader.indexFileNote?.contains("missing") == true)
+        #expect(try Self.answers(db, log) == expected)
+        let report = try reader.verifyChain()
+        #expect(report.isIntact)
+        #expect(!FileManager.default.fileExists(atPath: indexPath(db)), "a reader never creates the index file")
+        try Self.expectRebuilt(db, because: "missing")
+        #expect(try Self.answers(db, log) == expected)
+    }
+
+    @Test func anIndexFileAheadOfTheLogIsNotUsedAndRebuilt() throws {
+        let db = try TempDB(); defer { db.cleanup() }
+        let log = try Self.filled(db)
+        let expected = try Self.answers(db, log)
+        // As after a power cut that took the log's last commits but not the
+        // index file's: the log ends 40 events earlier than the index file.
+        let head = try #require(try db.scalar("SELECT head_seq FROM chain"))
+        try db.sql("""
+            DELETE FROM events WHERE seq > \(head - 40);
+            UPDATE chain SET head_seq = \(head - 40), head_hash = (SELECT hash FROM events WHERE seq = \(head - 40));
+            UPDATE index_state SET through_seq = \(head), actor_through = \(head), summary_through = \(head);
+            """)
+        let reader = try db.open(.read)
+        #expect(reader.indexFileNote?.contains("ahead of the audit log") == true)
+        // Not used: the lookups see no event the log does not have.
+        for id in Set(try log.lines.map { try event($0.line).requestID }) {
+            #expect(try KeyIndexTests.lookup(reader, request: id) == KeyIndexTests.direct(db, "request_id", id))
+        }
+        // `verify` names it: altered, or the log lost commits.
+        let problem = try #require(try reader.verifyChain().problem)
+        #expect(problem.description.contains("past the newest row") && problem.description.contains("power cut"), "\(problem)")
+        try Self.expectRebuilt(db, because: "ahead of the audit log")
+        _ = expected
+    }
+
+    @Test func anIndexFileOfAnotherLogIsNotUsedAndRebuilt() throws {
+        let db = try TempDB(); defer { db.cleanup() }
+        let other = try TempDB(); defer { other.cleanup() }
+        let log = try Self.filled(db)
+        _ = try Self.filled(other, seed: 82, requests: 400)
+        let expected = try Self.answers(db, log)
+        IndexFile.remove(indexPath(db))
+        try FileManager.default.copyItem(atPath: indexPath(other), toPath: indexPath(db))
+        let reader = try db.open(.read)
+        #expect(reader.indexFileNote?.contains("another audit log") == true)
+        #expect(try Self.answers(db, log) == expected)
+        #expect(try reader.verifyChain().isIntact)
+        try Self.expectRebuilt(db, because: "another audit log")
+        #expect(try Self.answers(db, log) == expected)
+    }
+
+    /// A prune commits the log's file and the index file one after the
+    /// other; a crash between them leaves their anchors apart.
+    @Test func anInterruptedPruneIsNotUsedAndRebuilt() throws {
+        let db = try TempDB(); defer { db.cleanup() }
+        let log = try Self.filled(db)
+        do {
+            let store = try db.open()
+            try store.commit(snapshot: EngineState(), at: log.last)
+            #expect(try store.prune(olderThan: Timestamp(micros: (log.first.micros + log.last.micros) / 2), batchSize: 50, now: log.last).events > 0)
+        }
+        #expect(try db.scalar("SELECT anchor_seq FROM index_state") == (try db.scalar("SELECT anchor_seq FROM chain")))
+        try db.sql("UPDATE index_state SET anchor_seq = anchor_seq - 50")
+        let reader = try db.open(.read)
+        #expect(reader.indexFileNote?.contains("interrupted prune") == true)
+        #expect(try reader.verifyChain().isIntact)
+        try Self.expectRebuilt(db, because: "interrupted prune")
+    }
+
+    @Test func anUnreadableIndexFileIsReplaced() throws {
+        let db = try TempDB(); defer { db.cleanup() }
+        let log = try Self.filled(db)
+        let expected = try Self.answers(db, log)
+        IndexFile.remove(indexPath(db))
+        try Data(repeating: 0x5A, count: 8192).write(to: URL(fileURLWithPath: indexPath(db)))
+        let reader = try db.open(.read)
+        #expect(reader.indexFileNote?.contains("cannot be read") == true)
+        #expect(try Self.answers(db, log) == expected)
+        try Self.expectRebuilt(db, because: "not a readable database")
+    }
+
+    /// A failed merge into the index file fails the log's next commit, before
+    /// anything of that batch is written.
+    @Test func aFailedMergeFailsTheNextCommitWhole() throws {
+        let db = try TempDB(); defer { db.cleanup() }
+        let store = try db.open(keyMerge: 20)
+        _ = try appendEvents(store, 10)
+        try db.sql("CREATE TRIGGER idx.no_more BEFORE INSERT ON request_index BEGIN SELECT RAISE(ABORT, 'no space left, say'); END;")
+        _ = try appendEvents(store, 15, from: 10)
+        store.settleBulkTables()
+        _ = try appendEvents(store, 5, from: 25, commit: false)
+        let failure = try #require(storeError { try store.commit(at: t0) })
+        #expect(failure.message.contains("index file") && failure.message.contains("no space left"), "\(failure)")
+        #expect(try db.scalar("SELECT count(*) FROM events") == 25)
+        #expect(try db.scalar("SELECT through_seq FROM index_state") == 0)
+    }
+}
