@@ -87,6 +87,8 @@ package final class AuditStore {
             guard version > 0 else {
                 throw StoreError(.notJITAudit, "the database has no jitaudit schema yet (create it with `jitaudit replay --db \(path) FILE`)", path: path)
             }
+            // Before any temporary object: changing `temp_store` drops them all.
+            try conn.exec("PRAGMA temp_store = MEMORY")
             if version >= IndexFileMigration.version {
                 (indexFileNote, indexFileAttached) = try IndexFile.attachForReading(conn, path: IndexFile.path(for: path))
             }

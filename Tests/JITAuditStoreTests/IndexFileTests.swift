@@ -135,6 +135,24 @@ struct IndexFileTests {
         try Self.expectRebuilt(db, because: "not a readable database")
     }
 
+    /// The report reads the summaries and the lookups through the index
+    /// file (not, silently, the slower path over the events): a summary row
+    /// edited there shows in the report.
+    @Test func theReportReadsTheIndexFile() throws {
+        let db = try TempDB(); defer { db.cleanup() }
+        let log = try Self.filled(db)
+        try db.open().flushBulkTables()
+        let request = ReportSummaryTests.request(log.first, Timestamp(micros: log.last.micros + 1))
+        let before = try db.open(.read).report(request)
+        #expect(!before.approverLoad.approvers.contains { $0.approver == "zed" })
+        try db.sql("""
+            UPDATE requests SET approver = 'zed' WHERE rowid = (SELECT min(rowid) FROM requests
+                WHERE dkind = 'approve' AND nreq = 1 AND cts >= rts)
+            """)
+        let after = try db.open(.read).report(request)
+        #expect(after.approverLoad.approvers.contains { $0.approver == "zed" && $0.approvals == 1 })
+    }
+
     /// A failed merge into the index file fails the log's next commit, before
     /// anything of that batch is written.
     @Test func aFailedMergeFailsTheNextCommitWhole() throws {

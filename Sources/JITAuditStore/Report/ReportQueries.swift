@@ -88,10 +88,11 @@ struct ReportQueries {
     /// report cannot write to the database file itself. The report runs in one
     /// read transaction: every statement sees the same snapshot, so the summary
     /// tables and the events read beside them agree while a daemon writes.
+    /// (The reader opened its temporary schema in memory: setting
+    /// `temp_store` again here would drop the lookup views with it.)
     func begin() throws(StoreError) {
         try conn.exec("""
             PRAGMA query_only = OFF;
-            PRAGMA temp_store = MEMORY;
             \(Self.dropTables)
             BEGIN;
             """, "preparing the report")
@@ -135,8 +136,10 @@ struct ReportQueries {
         return out
     }
 
+    /// A table of that name in any schema of the connection: the log's, the
+    /// attached index file's (schema 7), or a `TEMP` stand-in.
     func hasTable(_ name: String) throws(StoreError) -> Bool {
-        try scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?4", [.text(name)]) > 0
+        try scalar("SELECT count(*) FROM pragma_table_list WHERE type = 'table' AND name = ?4", [.text(name)]) > 0
     }
 
     func hasIndex(_ name: String) throws(StoreError) -> Bool {
