@@ -79,8 +79,12 @@ final class BulkWriter: @unchecked Sendable {
         rebuiltBecause = why ?? (fresh ? (head > 0 ? "it was missing" : nil) : mismatch)
     }
 
-    /// Opens the index file (creating it) with the log attached as `log`;
-    /// the reason when it is not a readable database.
+    /// Opens the index file (creating it) with the log attached as `log`.
+    /// Its log is checkpointed every 32 MiB (8,192 pages) rather than SQLite's
+    /// 4 MiB: each merge dirties a few MiB, and copying them back after every
+    /// one wrote ~20 % more per event (`scripts/bench-live`: 2.6 → 2.1 GB per
+    /// 10^6 events), and no finding waits for this connection.
+    /// Returns the reason when the file is not a readable database.
     private static func open(path: String, logPath: String, cacheKiB: Int, busy: Int32) throws(StoreError) -> (Connection, String?) {
         let conn = try Connection(path: path, readOnly: false, create: true)
         sqlite3_busy_timeout(conn.handle, busy)
@@ -100,6 +104,7 @@ final class BulkWriter: @unchecked Sendable {
             PRAGMA cache_size = -\(cacheKiB);
             PRAGMA temp_store = MEMORY;
             PRAGMA journal_size_limit = 67108864;
+            PRAGMA wal_autocheckpoint = 8192;
             """, "configuring the index file")
         try IndexFile.attach(conn, path: logPath, as: "log")
         return (conn, nil)
