@@ -68,7 +68,7 @@ import Glibc
                 // It got to the end first (rare): start over so all the kills land in one series of restarts.
                 #expect(p.terminationStatus == 0)
                 kills = 0; midWork = 0
-                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: crashed + suffix) }
+                for suffix in ["", "-wal", "-shm", "-index", "-index-wal", "-index-shm"] { try? FileManager.default.removeItem(atPath: crashed + suffix) }
             }
         }
         let last = try Binary.run(["replay", "--db", crashed] + tuning + [events.path])
