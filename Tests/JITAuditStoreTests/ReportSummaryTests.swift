@@ -296,20 +296,4 @@ struct ReportSummaryTests {
             """)
         #expect(try db.open(.read).report(events) == summaries)
     }
-
-    @Test func theRebuildScriptIsTheMigrationsBackfill() throws {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/summary-rebuild.sql")
-        let header = """
-            -- The summary tables recomputed from the events: the backfill of schema migration 2
-            -- (SummarySchema.rebuild), for scripts/bench-report's copied events. Generated:
-            -- JITAUDIT_WRITE_REBUILD_SQL=1 swift test --filter theRebuildScript
-
-            """
-        if ProcessInfo.processInfo.environment["JITAUDIT_WRITE_REBUILD_SQL"] == "1" {
-            try (header + SummarySchema.rebuild + "\n").write(to: script, atomically: true, encoding: .utf8)
-        }
-        let text = try String(contentsOf: script, encoding: .utf8)
-        #expect(text == header + SummarySchema.rebuild + "\n", "regenerate with JITAUDIT_WRITE_REBUILD_SQL=1 swift test --filter theRebuildScript")
-    }
 }

@@ -67,8 +67,7 @@ enum SummarySchema {
     """
 
     /// Recomputes both summary tables from all events (the migration's
-    /// backfill; `scripts/summary-rebuild.sql` holds the same text for
-    /// `scripts/bench-report`, a test keeps them equal).
+    /// backfill; tests compare the writer's tables with it).
     static let rebuild = """
     DELETE FROM requests;
     \(requestsSQL(filter: "1"))
