@@ -73,8 +73,11 @@ package final class AuditStore {
             try configureWriter()
             try migrate()
             writer = try WriterState(conn: conn)
+            // A quarter of the log's page cache: a merge touches the newest
+            // bucket's pages and the summaries' recent rows (`replay --db`
+            // peak RSS 324 → 276 MiB, same speed).
             let b = try BulkWriter(path: IndexFile.path(for: path), logPath: path, mergeEvents: options.keyMergeEvents,
-                                   cacheKiB: options.cacheKiB, busyTimeoutMilliseconds: options.busyTimeoutMilliseconds)
+                                   cacheKiB: options.cacheKiB / 4, busyTimeoutMilliseconds: options.busyTimeoutMilliseconds)
             bulk = b
             indexFileNote = b.rebuiltBecause.map { "rebuilt the index file \(b.path): \($0)" }
             if options.backgroundCheckpoint {
