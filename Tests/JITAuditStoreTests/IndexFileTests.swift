@@ -153,6 +153,25 @@ struct IndexFileTests {
         #expect(after.approverLoad.approvers.contains { $0.approver == "zed" && $0.approvals == 1 })
     }
 
+    /// The index file's writer runs on a thread of its own at nice 10, so
+    /// the threads findings wait for get the CPU first.
+    @Test func theIndexWriterRunsNiced() throws {
+        let db = try TempDB(); defer { db.cleanup() }
+        let store = try db.open()
+        store.settleBulkTables()
+        var found: [Int] = []
+        for task in try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") {
+            guard let comm = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8),
+                  comm.trimmingCharacters(in: .whitespacesAndNewlines) == "jitaudit.index",
+                  let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            // Fields after the command: state is the 3rd field, nice the 19th.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            found.append(Int(fields[16]) ?? -99)
+        }
+        #expect(found.contains(10), "threads named jitaudit.index and their nice values: \(found)")
+    }
+
     /// A failed merge into the index file fails the log's next commit, before
     /// anything of that batch is written.
     @Test func aFailedMergeFailsTheNextCommitWhole() throws {

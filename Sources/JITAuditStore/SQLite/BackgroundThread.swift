@@ -22,7 +22,9 @@ final class BackgroundThread: @unchecked Sendable {
     init(name: String, nice: Int32) {
         let state = self.state
         let thread = Thread {
-            _ = jitaudit_nice_this_thread(nice)
+            // The nice fails (EPERM) where a seccomp filter denies
+            // setpriority; the unit allows it (systemd/jitaudit.service).
+            _ = jitaudit_background_thread(name, nice)
             while true {
                 state.condition.lock()
                 while state.tasks.isEmpty && !state.stopping { state.condition.wait() }
