@@ -79,7 +79,9 @@ package final class AuditStore {
             let b = try BulkWriter(path: IndexFile.path(for: path), logPath: path, mergeEvents: options.keyMergeEvents,
                                    cacheKiB: options.cacheKiB / 4, busyTimeoutMilliseconds: options.busyTimeoutMilliseconds)
             bulk = b
-            indexFileNote = b.rebuiltBecause.map { "rebuilt the index file \(b.path): \($0)" }
+            indexFileNote = b.rebuiltBecause.map {
+                "rebuilding the index file \(b.path) in the background (\($0)); lookups and reports read the audit log until it is done"
+            }
             if options.backgroundCheckpoint {
                 let c = try WALCheckpointer(path: path)
                 c.attach(to: conn)

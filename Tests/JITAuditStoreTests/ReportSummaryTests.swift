@@ -269,6 +269,7 @@ struct ReportSummaryTests {
         // …equals the one after the writer migrated it, from its summaries.
         let store = try db.open()
         #expect(try store.migrations().map(\.version) == [1, 2, 3, 4, 5, 6, 7])
+        store.settleBulkTables()  // the index file is built on its writer's thread
         #expect(try SummarySnapshot.stored(db) == expected)
         #expect(try store.verifyChain().isIntact)
         let after = try periods.map { try db.open(.read).report(Self.request($0.0, $0.1)) }

@@ -58,21 +58,30 @@ final class BulkWriter: @unchecked Sendable {
             throw StoreError(.notJITAudit, "\(path) is not a jitaudit index file (application_id \(app)); move it away, jitaudit rebuilds it",
                              path: path)
         }
-        let mismatch = fresh ? "it is new" : try IndexFile.mismatch(conn, schema: "main", log: "log")
-        if let mismatch {
-            // The build sorts every event's keys and copies the lifecycle
-            // events into a temporary table: in memory that took 2 GB for
-            // 10^7 events, over the unit's MemoryMax. Temporary files here
-            // (the unit's private /tmp), memory again for the merges.
-            try conn.exec("PRAGMA temp_store = FILE")
-            defer { try? conn.exec("PRAGMA temp_store = MEMORY") }
-            try conn.exec("BEGIN IMMEDIATE", "starting to build the index file")
+        let logHead = try conn.scalarInt("SELECT head_seq FROM log.chain WHERE id = 1") ?? 0
+        var mismatch = fresh ? "it is new" : try IndexFile.mismatch(conn, schema: "main", log: "log")
+        if mismatch == nil, let through = try conn.scalarInt("SELECT min(through_seq, actor_through, summary_through) FROM index_state"),
+           logHead - through > maxBehind {
+            // Catching up would decode every missing event's line in memory.
+            mismatch = "it is \(logHead - through) events behind the audit log"
+        }
+        if mismatch != nil {
+            // Emptied now, filled by the thread (below): a large log takes
+            // minutes (10^7 events: 87 s), longer than systemd waits for a
+            // start. Meanwhile its markers (0) make lookups and reports read
+            // the log itself.
+            // Deferred, as every transaction here: `BEGIN IMMEDIATE` would
+            // take the write lock of the attached log as well.
+            try conn.exec("BEGIN", "starting to build the index file")
             do throws(StoreError) {
                 let bits = fresh ? Int64(KeyIndexSchema.bucketBits) : (try? KeyIndexWriter.bucketBits(conn)) ?? Int64(KeyIndexSchema.bucketBits)
                 for t in IndexFile.tables { try conn.exec("DROP TABLE IF EXISTS main.\(t)") }
                 try conn.exec(IndexFile.schema, "creating the index file's tables")
-                try conn.exec(IndexFile.fill(bucketBits: Int(bits)), "building the index file from the audit log")
-                try conn.exec("PRAGMA application_id = \(IndexFile.applicationID); PRAGMA user_version = \(IndexFile.version)")
+                try conn.exec("""
+                    INSERT INTO index_state (id, through_seq, bucket_bits, actor_through, summary_through, store_token, anchor_seq)
+                        SELECT 1, 0, \(bits), 0, 0, i.token, c.anchor_seq FROM log.chain c, log.store_identity i;
+                    PRAGMA application_id = \(IndexFile.applicationID); PRAGMA user_version = \(IndexFile.version);
+                    """, "creating the index file's state")
                 try conn.exec("COMMIT", "committing the index file")
             } catch {
                 try? conn.exec("ROLLBACK")
@@ -84,10 +93,45 @@ final class BulkWriter: @unchecked Sendable {
         summary = try SummaryWriter(conn: conn)
         summaryThrough = try conn.prepare("UPDATE index_state SET \(BulkTable.summaries.marker) = ?1 WHERE id = 1")
         for t in BulkTable.allCases { through[t] = try t.through(conn) }
-        head = try conn.scalarInt("SELECT head_seq FROM log.chain WHERE id = 1") ?? 0
-        pending = try Self.summaryOfLog(conn, after: through[.summaries]!, through: head)
-        merged.store(through.values.min()!, ordering: .relaxed)
-        rebuiltBecause = why ?? (fresh ? (head > 0 ? "it was missing" : nil) : mismatch)
+        head = logHead
+        let rebuild = mismatch != nil
+        // What the thread catches up to counts as merged for the back-pressure.
+        merged.store(rebuild ? logHead : through.values.min()!, ordering: .relaxed)
+        rebuiltBecause = why ?? (fresh ? (logHead > 0 ? "it was missing" : nil) : mismatch)
+        // First on the thread, before any commit's part: everything through
+        // the head as this writer found it (every later part is after it).
+        queue.async { [self] in catchUp(rebuild: rebuild, through: logHead) }
+    }
+
+    /// Brings the file to the log's head at open: by a build from the log in
+    /// SQL, or by reading back the summary part of the few events its
+    /// summaries lack (the lookup tables follow at the next merge).
+    private func catchUp(rebuild: Bool, through logHead: Int64) {
+        do throws(StoreError) {
+            if rebuild {
+                // The build sorts every event's keys and copies the lifecycle
+                // events into a temporary table: in memory that took 2 GB for
+                // 10^7 events, over the unit's MemoryMax. Temporary files here
+                // (the unit's private /tmp), memory again for the merges.
+                try conn.exec("PRAGMA temp_store = FILE")
+                defer { try? conn.exec("PRAGMA temp_store = MEMORY") }
+                try conn.exec("BEGIN", "starting to build the index file")
+                do throws(StoreError) {
+                    try conn.exec(IndexFile.fill(bucketBits: Int(try KeyIndexWriter.bucketBits(conn)), through: logHead),
+                                  "building the index file from the audit log")
+                    try conn.exec("COMMIT", "committing the index file")
+                } catch {
+                    try? conn.exec("ROLLBACK")
+                    throw error
+                }
+                for t in BulkTable.allCases { through[t] = logHead }
+            } else {
+                pending = try Self.summaryOfLog(conn, after: through[.summaries]!, through: logHead)
+            }
+        } catch {
+            failure.withLock { $0 = StoreError(error.code, "building the index file \(path) failed: \(error.message)", path: error.path,
+                                                sqliteCode: error.sqliteCode) }
+        }
     }
 
     /// Opens the index file (creating it) with the log attached as `log`.

@@ -82,21 +82,18 @@ enum IndexFile {
 
     static let tables = ["index_state", "index_buckets", "request_index", "actor_index", "requests", "event_hours"]
 
-    /// Loads every table from the log's events through its head (the log is
-    /// `log`; `events` resolves to it, the index file having none).
-    static func fill(bucketBits b: Int) -> String {
+    /// Loads every table from the log's events through `head` (the log is
+    /// attached as `log`; `events` resolves to it, the index file having
+    /// none) into the emptied tables, and moves the markers there.
+    static func fill(bucketBits b: Int, through head: Int64) -> String {
         """
-        INSERT INTO request_index SELECT seq >> \(b), request_id, ts, seq FROM log.events
-            WHERE seq <= (SELECT head_seq FROM log.chain) ORDER BY 1, 2, 3, 4;
-        INSERT INTO actor_index SELECT seq >> \(b), actor_key, ts, seq FROM log.events
-            WHERE seq <= (SELECT head_seq FROM log.chain) ORDER BY 1, 2, 3, 4;
-        INSERT INTO index_buckets SELECT DISTINCT seq >> \(b) FROM log.events WHERE seq <= (SELECT head_seq FROM log.chain);
-        \(SummarySchema.requestsSQL(filter: "seq <= (SELECT head_seq FROM log.chain)"))
+        INSERT INTO request_index SELECT seq >> \(b), request_id, ts, seq FROM log.events WHERE seq <= \(head) ORDER BY 1, 2, 3, 4;
+        INSERT INTO actor_index SELECT seq >> \(b), actor_key, ts, seq FROM log.events WHERE seq <= \(head) ORDER BY 1, 2, 3, 4;
+        INSERT INTO index_buckets SELECT DISTINCT seq >> \(b) FROM log.events WHERE seq <= \(head);
+        \(SummarySchema.requestsSQL(filter: "seq <= \(head)"))
         INSERT INTO event_hours (hour, event, n)
-            SELECT \(SummarySchema.hourSQL("ts")) AS h, event, count(*) FROM log.events
-            WHERE seq <= (SELECT head_seq FROM log.chain) GROUP BY h, event;
-        INSERT INTO index_state (id, through_seq, bucket_bits, actor_through, summary_through, store_token, anchor_seq)
-            SELECT 1, c.head_seq, \(b), c.head_seq, c.head_seq, i.token, c.anchor_seq FROM log.chain c, log.store_identity i;
+            SELECT \(SummarySchema.hourSQL("ts")) AS h, event, count(*) FROM log.events WHERE seq <= \(head) GROUP BY h, event;
+        UPDATE index_state SET through_seq = \(head), actor_through = \(head), summary_through = \(head) WHERE id = 1;
         """
     }
 
