@@ -32,6 +32,10 @@ package final class AuditStore {
         /// Checkpoint the write-ahead log on a thread of its own instead of
         /// inside the commit that fills it (see ``WALCheckpointer``).
         package var backgroundCheckpoint = true
+        /// A writer creates a missing database (`replay --db`, the daemon);
+        /// maintenance (`prune`) refuses one, so a mistyped path is an error
+        /// rather than a new, empty store.
+        package var createIfMissing = true
         package init() {}
     }
 
@@ -56,7 +60,7 @@ package final class AuditStore {
         self.path = path
         self.mode = mode
         self.options = options
-        if mode == .read {
+        if mode == .read || !options.createIfMissing {
             // A reader never creates the file: a missing database is an error.
             guard access(path, F_OK) == 0 else {
                 throw StoreError(.cannotOpen, "no such database file (create one with `jitaudit replay --db \(path) FILE`)", path: path)

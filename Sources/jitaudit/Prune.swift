@@ -18,7 +18,7 @@ struct Prune: ParsableCommand {
     var batchSize: Int = 10_000
 
     func run() throws {
-        let store = try database.open(.write, command: "prune")
+        let store = try database.open(.write, command: "prune", create: false)
         let now = WallClock.now()
         do {
             let r = try store.prune(olderThan: olderThan.resolve(now: now), batchSize: batchSize, now: now)

@@ -14,14 +14,16 @@ struct DatabaseOptions: ParsableArguments {
     var busyTimeout: Int32 = 5_000
 
     /// Opens the store, or prints why not and exits 1.
-    func open(_ mode: AuditStore.Mode, command: String) throws -> AuditStore {
-        try openStore(path, mode: mode, busyTimeout: busyTimeout, command: command)
+    func open(_ mode: AuditStore.Mode, command: String, create: Bool = true) throws -> AuditStore {
+        try openStore(path, mode: mode, busyTimeout: busyTimeout, command: command, create: create)
     }
 }
 
-func openStore(_ path: String, mode: AuditStore.Mode, busyTimeout: Int32, command: String, keyMergeEvents: Int? = nil) throws -> AuditStore {
+func openStore(_ path: String, mode: AuditStore.Mode, busyTimeout: Int32, command: String, keyMergeEvents: Int? = nil,
+               create: Bool = true) throws -> AuditStore {
     var options = AuditStore.Options()
     options.busyTimeoutMilliseconds = busyTimeout
+    options.createIfMissing = create
     if let keyMergeEvents { options.keyMergeEvents = keyMergeEvents }
     do {
         let store = try AuditStore(path: path, mode: mode, options: options)

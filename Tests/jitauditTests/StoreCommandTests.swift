@@ -155,6 +155,16 @@ import Testing
         }
     }
 
+    /// A mistyped path is an error, not a new empty store that "pruned 0".
+    @Test func pruneRefusesAMissingDatabase() throws {
+        let dir = try temporaryDirectory(); defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("typo.db").path
+        let r = try Binary.run(["prune", "--db", db, "--older-than", "90d"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("no such database file"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: db))
+    }
+
     @Test func pruneKeepsTheChainVerifiable() throws {
         let dir = try temporaryDirectory(); defer { try? FileManager.default.removeItem(at: dir) }
         let db = dir.appendingPathComponent("a.db").path
