@@ -2,14 +2,16 @@ import CSQLite
 import JITAuditCore
 import Synchronization
 
-/// The index file's writer (see ``IndexFile``): a connection and a serial
-/// queue of its own, fed after each commit of the audit log with the new
+/// The index file's writer (see ``IndexFile``): a connection and a thread
+/// of its own (``BackgroundThread``, nice 10), fed after each commit of the audit log with the new
 /// head and the committed events' summary part. Once the lookup tables or the
 /// summaries are ``AuditStore/Options/keyMergeEvents`` behind the head, it
 /// merges all three in one transaction of the index file, reading the new
-/// events from the log (attached read-only as `log`). The log's writer never
-/// waits for it, and readers never miss an event meanwhile: the lookup views
-/// and the report add the events after each marker themselves.
+/// events from the log (attached as `log`, which it only reads, in deferred
+/// transactions). The log's writer does not wait for it (unless it falls
+/// `maxBehind` events behind), and readers never miss an event meanwhile:
+/// the lookup views and the report add the events after each marker
+/// themselves.
 ///
 /// A failure here (a full disk) is kept and thrown by the log's next commit,
 /// before anything of that batch is written; the index file is derived, so
