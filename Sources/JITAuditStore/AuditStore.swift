@@ -21,13 +21,13 @@ package final class AuditStore {
         package var busyTimeoutMilliseconds: Int32 = 5_000
         /// SQLite page cache, in KiB.
         package var cacheKiB: Int = 64 * 1024
-        /// Events after which a commit copies the newest keys into the
-        /// lookup tables (see ``KeyIndexSchema``). The merging commit takes
-        /// longer (about 2.5 µs per event here), which is what a live
-        /// finding waiting behind it feels: at 20,000 events/s, p99
-        /// event-to-finding was 52 ms with 16,384 and 28 ms with 4,096, at
-        /// the same throughput (`scripts/bench-live`). A bulk load uses
-        /// larger merges (fewer statements), `replay --db` 262,144.
+        /// Events the index file may be behind the log before its writer
+        /// merges them into the lookup tables and the summaries (see
+        /// ``BulkWriter``). Since schema 7 no finding waits for a merge; the
+        /// size trades the index file's pages rewritten per event against
+        /// how many newest events lookups and reports read from the log
+        /// themselves. A bulk load uses larger merges (fewer statements),
+        /// `replay --db` 262,144.
         package var keyMergeEvents: Int = 4_096
         /// Checkpoint the write-ahead log on a thread of its own instead of
         /// inside the commit that fills it (see ``WALCheckpointer``).

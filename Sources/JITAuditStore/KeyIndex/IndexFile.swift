@@ -17,10 +17,11 @@ import Glibc
 /// Everything in it is derived from the audit log, so it is never backed up
 /// or trusted on its own: `index_state` names the log it belongs to
 /// (`store_token`, from the log's `store_identity`) and the chain anchor it
-/// was pruned to. A writer opening the store rebuilds the file when it is
-/// missing, unreadable, from another log, pruned differently (a crash between
-/// the two files' commits) or ahead of the log (the log lost its last commits
-/// in a power cut); when it is merely behind, it catches up. Readers use it
+/// was pruned to. A writer opening the store rebuilds the file, on the index
+/// writer's thread (``BulkWriter``), when it is missing, unreadable, from
+/// another log, pruned differently (a crash between the two files' commits),
+/// ahead of the log (the log lost its last commits in a power cut) or far
+/// behind it; when it is a little behind, it catches up. Readers use it
 /// only when it matches; otherwise every lookup and the report read the log
 /// itself (the same answers, slower).
 enum IndexFile {
