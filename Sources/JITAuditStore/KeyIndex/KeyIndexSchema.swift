@@ -9,9 +9,9 @@
 /// seq order) and its `ts` index (nearly in order) are written per commit;
 /// the newest events' keys are copied, sorted, into `request_index` and
 /// `actor_index` once enough have accumulated (``AuditStore/Options/keyMergeEvents``),
-/// (since schema 7 in the index file, by a writer of its own: ``IndexFile``),
 /// in a commit's transaction (since schema 6 each table in a commit of its
-/// own, see ``BulkMarkersSchema``).
+/// own, see ``BulkMarkersSchema``; since schema 7 in the index file, by a
+/// writer of its own, see ``IndexFile``).
 ///
 /// `index_state.through_seq` says how far `request_index` reaches (and
 /// `actor_through` for `actor_index`, since schema 6): every event with `seq`
