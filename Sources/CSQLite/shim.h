@@ -11,13 +11,23 @@ static inline int jitaudit_sqlite3_disable_memstatus(void) {
 #include <sys/syscall.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <sched.h>
 
 /// Names the calling thread (as `top -H` and /proc show it; at most 15
-/// bytes) and lowers its CPU priority (Linux: nice is per thread). Not
-/// SQLite's, but the store's only C shim: the index file's writer runs at
-/// nice 10 so the threads that findings wait for come first. Returns
-/// setpriority's result (-1 where a seccomp filter denies it).
+/// bytes) and makes it yield the CPU to every other thread of the host: the
+/// index file's writer runs so, and the threads findings wait for come
+/// first. Not SQLite's, but the store's only C shim.
+///
+/// Linux keeps the scheduling policy and nice per thread. `SCHED_IDLE`
+/// (policy 5) runs the thread only on a core nothing else wants, and a
+/// waking thread of the normal policy takes its core at once; where that is
+/// denied (a seccomp filter without `sched_setscheduler`), nice `nice` is
+/// the fallback. Returns 2 with `SCHED_IDLE`, 1 with the nice only, 0 with
+/// neither.
 static inline int jitaudit_background_thread(const char *name, int nice) {
     prctl(PR_SET_NAME, name, 0, 0, 0);
-    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
+    int niced = setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice) == 0;
+    struct sched_param none = { 0 };
+    if (sched_setscheduler(0, 5 /* SCHED_IDLE, which <sched.h> shows only with _GNU_SOURCE */, &none) == 0) return 2;
+    return niced;
 }

@@ -108,6 +108,10 @@ package final class AuditStore {
     deinit {
         checkpointer?.detach(from: conn)
         bulk?.settle()
+        // Their connections close before the log's (`conn`, released after
+        // this), so the log's is the last one and folds the WAL in.
+        bulk = nil
+        checkpointer = nil
     }
 
     /// Write-ahead-log checkpoints completed beside the writer (0 without ``Options/backgroundCheckpoint``).

@@ -45,7 +45,8 @@ public actor Pipeline: LineIntake {
     private var inFlight: Completion?
     /// Events that may wait for the next commit before ``enqueue(_:)`` holds its callers.
     private let maxPendingEvents: Int
-    /// Bytes of a periodic snapshot written per transaction.
+    /// Bytes of a periodic snapshot written per transaction (the store's
+    /// `snapshotPartBytes`, which says why).
     private let partBytes: Int
     /// A periodic engine snapshot being encoded and saved beside the commits.
     private var snapshotTask: Task<Void, Never>?
@@ -72,7 +73,7 @@ public actor Pipeline: LineIntake {
     }
 
     public init(engine: Engine, journal: (any AuditJournal)?, snapshotInterval: TimeSpan = .seconds(5), maxPendingEvents: Int = 16_384,
-                snapshotPartBytes: Int = 1 << 20, logger: Logger,
+                snapshotPartBytes: Int = 256 << 10, logger: Logger,
                 wallClock: @escaping @Sendable () -> Timestamp, deliver: @escaping @Sendable ([Finding]) -> Void) {
         self.engine = engine
         self.journal = journal.map(JournalWorker.init)

@@ -1,45 +1,92 @@
 import CSQLite
 import Foundation
 
-/// A serial queue on a thread of its own, at a lower CPU priority.
+/// A serial queue on a thread of its own, run only when a core has nothing
+/// else to do (`SCHED_IDLE`; nice `nice` where that is denied).
 ///
 /// The index file's writer (``BulkWriter``) runs here rather than on a
-/// Dispatch queue: Linux keeps `nice` per thread, and a Dispatch worker is
-/// shared with other work. On this 2-core machine the merges at nice 10 left
-/// the log's writer and the engine the CPU when they wanted it: at 50,000
-/// events/s p90 event-to-finding 2.2–2.5 → 1.4–1.6 ms, and with 4 clients
-/// 128,000–130,000 → 150,000–154,000 events/s (the merges, deferred a little,
-/// grew larger and fewer), `scripts/bench-live`.
+/// Dispatch queue: Linux keeps the policy and nice per thread, and a Dispatch
+/// worker is shared with other work. At nice 10 the merges left the log's
+/// writer and the engine the CPU when they wanted it (at 50,000 events/s p90
+/// event-to-finding 2.2–2.5 → 1.4–1.6 ms, `scripts/bench-live`); as
+/// `SCHED_IDLE` they also leave it at once when one of those wakes (nice 10
+/// still let a merge finish its time slice first): p90 1.4–1.5 → 0.9–1.0
+/// ms, and 4 clients 150,000–152,000 → 164,000–170,000 events/s (the merges,
+/// deferred more, grew larger and fewer).
+///
+/// A thread that waits for the queue (``sync(_:)``) runs what is queued
+/// itself, at its own priority, unless the background thread is already
+/// running it: a host busy with other work never leaves the queue's callers
+/// waiting for an idle core.
 final class BackgroundThread: @unchecked Sendable {
     /// Shared with the thread (which must not keep its owner alive).
     private final class State: @unchecked Sendable {
         let condition = NSCondition()
         var tasks: [() -> Void] = []
         var stopping = false
+        /// Tasks taken from `tasks` are running (on the thread or a caller of `sync`).
+        var running = false
+        /// Test hook: the thread takes no task while set.
+        var held = false
+        /// What the thread got from `jitaudit_background_thread` (2: `SCHED_IDLE`, 1: nice only, 0: neither).
+        var priority: Int32 = -1
     }
     private let state = State()
 
     init(name: String, nice: Int32) {
         let state = self.state
         let thread = Thread {
-            // The nice fails (EPERM) where a seccomp filter denies
-            // setpriority; the unit allows it (systemd/jitaudit.service).
-            _ = jitaudit_background_thread(name, nice)
+            // SCHED_IDLE and the nice fail (EPERM) where a seccomp filter denies
+            // sched_setscheduler and setpriority; the unit allows both
+            // (systemd/jitaudit.service).
+            let priority = jitaudit_background_thread(name, nice)
+            state.condition.lock()
+            state.priority = priority
+            state.condition.broadcast()
+            state.condition.unlock()
             while true {
                 state.condition.lock()
-                while state.tasks.isEmpty && !state.stopping { state.condition.wait() }
+                while !state.stopping && (state.tasks.isEmpty || state.running || state.held) { state.condition.wait() }
+                // Stopping: what is queued still runs, once no caller of sync runs tasks.
+                while state.running { state.condition.wait() }
                 if state.tasks.isEmpty {
                     state.condition.unlock()
                     return
                 }
-                let batch = state.tasks
+                var batch = state.tasks
                 state.tasks.removeAll()
+                state.running = true
                 state.condition.unlock()
                 for task in batch { task() }
+                // Before anyone learns they ran: what the tasks hold (the
+                // index file's connection) must not outlive a `sync`.
+                batch.removeAll()
+                state.condition.lock()
+                state.running = false
+                state.condition.broadcast()
+                state.condition.unlock()
             }
         }
         thread.name = name
         thread.start()
+    }
+
+    /// How the thread was scheduled: `SCHED_IDLE`, nice only, or neither
+    /// (waits for the thread to start).
+    var scheduling: Int32 {
+        state.condition.lock()
+        defer { state.condition.unlock() }
+        while state.priority < 0 { state.condition.wait() }
+        return state.priority
+    }
+
+    /// Test hook: while held, the thread takes nothing from the queue (as if it
+    /// never got a core); callers of ``sync(_:)`` run the tasks themselves.
+    func hold(_ held: Bool) {
+        state.condition.lock()
+        state.held = held
+        state.condition.broadcast()
+        state.condition.unlock()
     }
 
     /// The thread runs what is queued, then ends.
@@ -59,23 +106,25 @@ final class BackgroundThread: @unchecked Sendable {
     }
 
     /// Runs `task` after everything queued before it, and waits for it
-    /// (never from the thread itself).
+    /// (never from the thread itself). What the thread has not started yet
+    /// runs here, on the caller's thread.
     func sync(_ task: @escaping () -> Void) {
         let state = self.state
-        let done = Done()
         state.condition.lock()
-        state.tasks.append {
-            task()
-            state.condition.lock()
-            done.value = true
-            state.condition.broadcast()
+        state.tasks.append(task)
+        while true {
+            while state.running { state.condition.wait() }
+            if state.tasks.isEmpty { break }
+            var batch = state.tasks
+            state.tasks.removeAll()
+            state.running = true
             state.condition.unlock()
+            for t in batch { t() }
+            batch.removeAll()
+            state.condition.lock()
+            state.running = false
+            state.condition.broadcast()
         }
-        state.condition.broadcast()
-        while !done.value { state.condition.wait() }
         state.condition.unlock()
     }
-
-    /// Set under the condition's lock.
-    private final class Done: @unchecked Sendable { var value = false }
 }

@@ -1,0 +1,54 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import JITAuditStore
+
+/// The queue the index file's writer runs on (``BackgroundThread``).
+@Suite struct BackgroundThreadTests {
+    /// Tasks run in the order queued, one at a time, on the thread.
+    @Test func tasksRunInOrderOnTheThread() {
+        let queue = BackgroundThread(name: "test.order", nice: 10)
+        let seen = Mutex<[Int]>([])
+        for i in 0..<100 { queue.async { seen.withLock { $0.append(i) } } }
+        queue.sync {}
+        #expect(seen.withLock { $0 } == Array(0..<100))
+        #expect(queue.scheduling == 2, "as root the thread gets SCHED_IDLE")
+    }
+
+    /// A thread that never gets a core (held here) does not keep a caller of
+    /// `sync` waiting: the caller runs what is queued itself, in order.
+    @Test func syncRunsWhatTheThreadHasNotStarted() {
+        let queue = BackgroundThread(name: "test.held", nice: 10)
+        queue.hold(true)
+        let seen = Mutex<[(Int, String)]>([])
+        func current() -> String { Thread.current.name ?? "" }
+        for i in 0..<3 { queue.async { seen.withLock { $0.append((i, current())) } } }
+        Thread.current.name = "test.caller"
+        queue.sync { seen.withLock { $0.append((3, current())) } }
+        let ran = seen.withLock { $0 }
+        #expect(ran.map(\.0) == [0, 1, 2, 3])
+        #expect(ran.allSatisfy { $0.1 == "test.caller" }, "ran on: \(ran.map(\.1))")
+        queue.hold(false)
+        queue.async { seen.withLock { $0.append((4, current())) } }
+        queue.sync {}
+        #expect(seen.withLock { $0.last?.0 } == 4)
+    }
+
+    /// A caller of `sync` waits for the task the thread is running; nothing
+    /// runs twice or beside it.
+    @Test func syncWaitsForTheRunningTask() {
+        let queue = BackgroundThread(name: "test.busy", nice: 10)
+        let started = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let log = Mutex<[String]>([])
+        queue.async {
+            started.signal()
+            release.wait()
+            log.withLock { $0.append("first") }
+        }
+        started.wait()
+        queue.async { log.withLock { $0.append("second") } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.1) { release.signal() }
+        queue.sync { log.withLock { $0.append("third") } }
+        #expect(log.withLock { $0 } == ["first", "second", "third"])
+    }
+}
