@@ -48,6 +48,27 @@ struct ShardedTableTests {
         #expect(table.largestShard < 4 * 64_000 / ShardedTable<Int>.shardCount)
     }
 
+    /// Request ids and identities of the usual shapes spread over the shards
+    /// (no shard holds more than a few times its share): a batch after a
+    /// snapshot then copies small shards only.
+    @Test func keysOfCommonShapesSpreadOverTheShards() {
+        var rng = SplitMix64(seed: 7)
+        let shapes: [(String, (Int) -> String)] = [
+            ("counter", { "REQ-2026-\(String(format: "%06d", $0))" }),
+            ("decimal", { "\($0)" }),
+            ("hex", { _ in "req-" + String(rng.next() & 0xFFFF_FFFF_FFFF, radix: 16) }),
+            ("uuid", { _ in UUID().uuidString.lowercased() }),
+            ("identity", { "user\($0 % 5_000).team\($0 / 5_000)@example.com" }),
+        ]
+        let n = 64_000
+        for (name, make) in shapes {
+            var counts = [Int](repeating: 0, count: ShardedTable<Int>.shardCount)
+            for i in 0..<n { counts[ShardedTable<Int>.shard(make(i))] += 1 }
+            #expect(counts.max()! < 4 * n / counts.count, "\(name): largest shard \(counts.max()!) of \(n) keys")
+            #expect(counts.filter { $0 == 0 }.count < counts.count / 50, "\(name): \(counts.filter { $0 == 0 }.count) empty shards")
+        }
+    }
+
     /// Snapshots of the JSON format (json-v1) hold each table as one object.
     @Test func codesAsOneDictionary() throws {
         var table = ShardedTable<Int>()

@@ -13,8 +13,8 @@ struct SweepTests {
         Timestamp(micros: base.micros + Int64(minutes * 60_000_000)).rfc3339
     }
 
-    /// A watermark step that passes one phase sweeps one shard of 64: the
-    /// other 63 are not even copied (a sweep used to walk every request at once).
+    /// A watermark step that passes one phase sweeps a 64th of the shards:
+    /// the others are not even copied (a sweep used to walk every request at once).
     @Test func oneSweepStepWalksOneShard() throws {
         var e = try engine()
         let t0 = try decode(line("2026-03-02T00:00:00Z", "request", "x", "x")).ts
@@ -37,7 +37,8 @@ struct SweepTests {
         #expect(w >= Timestamp(micros: t0.micros + TimeSpan.hours(24).micros + 10 * 60_000_000))
         let gone = before.requests.count - swept.requests.count
         #expect(gone > 0 && gone <= 3 * 6_400 / 64, "\(gone) requests swept in one step")
-        #expect(swept.requests.sharedShards(with: before.requests) == 63)
+        let shards = ShardedTable<RequestRecord>.shardCount
+        #expect(swept.requests.sharedShards(with: before.requests) >= shards - shards / Engine.sweepPhases)
         // Half an interval later every shard has had its turn.
         e.advance(to: Timestamp(micros: w.micros + TimeSpan.hours(12).micros))
         #expect(e.state.requests.count == 0)

@@ -305,39 +305,45 @@ public struct Engine: Sendable {
 
     // MARK: - Memory
 
-    /// Drops state no window needs any more, a shard at a time.
+    /// Drops state no window needs any more, a 64th at a time.
     ///
-    /// Each of the keyed tables' 64 shards is swept once per `sweepInterval`
-    /// of event time, at its own phase of it (shard `k % 64` when the
-    /// watermark passes `k · sweepInterval / 64`), so a sweep walks a 64th of
-    /// the state. Walking all of it at once held the engine for 10–50 ms at
-    /// 50,000–120,000 open requests (`scripts/bench-live`). A record still
-    /// lives at least `retention` and at most `retention + sweepInterval`
-    /// after its last event, as before; the phases depend on the watermark
-    /// alone, so a resumed engine sweeps where the uninterrupted one did.
+    /// Each of the keyed tables' shards is swept once per `sweepInterval` of
+    /// event time, in 64 phases of it (phase `k % 64`, the `k % 64`-th 64th
+    /// of the shards, when the watermark passes `k · sweepInterval / 64`), so
+    /// a sweep walks a 64th of the state. Walking all of it at once held the
+    /// engine for 10–50 ms at 50,000–120,000 open requests
+    /// (`scripts/bench-live`). A record still lives at least `retention` and
+    /// at most `retention + sweepInterval` after its last event, as before;
+    /// the phases depend on the watermark alone, so a resumed engine sweeps
+    /// where the uninterrupted one did.
     private mutating func sweep(from last: Timestamp, to w: Timestamp) {
-        let shards = Int64(ShardedTable<RequestRecord>.shardCount)
-        let step = max(1, sweepInterval.micros / shards)
+        let phases = Int64(Engine.sweepPhases)
+        let step = max(1, sweepInterval.micros / phases)
         func phase(_ t: Timestamp) -> Int64 { t.micros >= 0 ? t.micros / step : -((-t.micros + step - 1) / step) }
         let first = phase(last) + 1, end = phase(w)
         guard end >= first else { return }
         // A jump past a whole interval sweeps every shard once.
-        for k in max(first, end - shards + 1)...end {
-            sweep(shard: Int(((k % shards) + shards) % shards), watermark: w)
+        let perPhase = ShardedTable<RequestRecord>.shardCount / Engine.sweepPhases
+        for k in max(first, end - phases + 1)...end {
+            let p = Int(((k % phases) + phases) % phases)
+            sweep(shards: p * perPhase ..< (p + 1) * perPhase, watermark: w)
         }
         core.lastSweep = w
     }
 
-    private mutating func sweep(shard s: Int, watermark w: Timestamp) {
+    /// Phases of the retention sweep (each walks `shardCount / sweepPhases` shards).
+    static let sweepPhases = 64
+
+    private mutating func sweep(shards: Range<Int>, watermark w: Timestamp) {
         let cutoff = w - retention
-        core.requests.removeAll(inShard: s) { $1.lastTs <= cutoff }
+        for s in shards { core.requests.removeAll(inShard: s) { $1.lastTs <= cutoff } }
         for i in eventThresholds + findingThresholds {
             guard case .threshold(let t) = rules.rules[i].kind else { continue }
-            perRule[i].windows.removeAll(inShard: s) { $1.newest.map { $0 <= w - t.window } ?? true }
+            for s in shards { perRule[i].windows.removeAll(inShard: s) { $1.newest.map { $0 <= w - t.window } ?? true } }
         }
         for (i, r) in rules.rules.enumerated() {
             guard let sup = r.suppression else { continue }
-            perRule[i].lastFired.removeAll(inShard: s) { $1 + sup.span <= w }
+            for s in shards { perRule[i].lastFired.removeAll(inShard: s) { $1 + sup.span <= w } }
         }
     }
 

@@ -1,5 +1,5 @@
-/// A `String`-keyed table kept as 64 dictionaries, so that copying it costs
-/// the engine a little at a time instead of all at once.
+/// A `String`-keyed table kept as 1,024 dictionaries, so that copying it
+/// costs the engine a little at a time instead of all at once.
 ///
 /// The daemon takes the engine's state for a snapshot by value while the
 /// engine goes on (``Engine/state`` shares storage, copy-on-write). With one
@@ -8,14 +8,19 @@
 /// for 150,000 requests (about what `scripts/bench-live` holds at 50,000
 /// events/s; seen in its profile), and in proportion for the millions of keys
 /// the key ceiling allows. Split, an event copies at most the one shard its
-/// key falls in (measured: 6–8 µs for the first write after the copy).
+/// key falls in. With 64 shards a batch of 50 events still touched most of
+/// them: the batch after a snapshot took 6–19 ms (traced at 50,000 events/s),
+/// the largest part of the p99 event-to-finding latency; with 1,024 it takes
+/// 3–5 ms, p99 5.5–6.0 → 4.4–4.9 ms (docs/bench-live.md, "Seventh round"), for
+/// about 5 % more CPU in `replay`.
 ///
-/// The shard is picked from three bytes and the length of the key, not a
-/// full hash, as the dictionary inside hashes the key again. Keys chosen to
+/// The shard is picked by a cheap unseeded hash of the key's bytes, not
+/// `Hasher`, as the dictionary inside hashes the key again. Keys chosen to
 /// fall in one shard only make the table behave as one dictionary.
 struct ShardedTable<Value> {
-    static var shardCount: Int { 64 }
-    private var shards: [[String: Value]] = Array(repeating: [:], count: 64)
+    static var shardBits: Int { 10 }
+    static var shardCount: Int { 1 << shardBits }
+    private var shards: [[String: Value]] = Array(repeating: [:], count: Self.shardCount)
     private(set) var count = 0
 
     init() {}
@@ -25,9 +30,22 @@ struct ShardedTable<Value> {
     @inline(__always) static func shard(_ key: String) -> Int {
         var k = key
         return k.withUTF8 { b in
+            // Every byte counts (ids share long prefixes and suffixes: "REQ-2026-…",
+            // "…@example.com"), eight at a time, each word mixed by a multiplication.
             let n = b.count
-            guard n > 0 else { return 0 }
-            return (Int(b[n - 1]) &* 31 &+ Int(b[n &- 1 &- (n &>> 2)]) &* 7 &+ Int(b[n &>> 1]) &+ n) & 63
+            let raw = UnsafeRawBufferPointer(b)
+            var h = UInt64(truncatingIfNeeded: n) &* 0x9E37_79B9_7F4A_7C15
+            var i = 0
+            while i &+ 8 <= n {
+                h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xC2B2_AE3D_27D4_EB4F
+                h ^= h &>> 29
+                i &+= 8
+            }
+            var tail: UInt64 = 0
+            while i < n { tail = tail &<< 8 | UInt64(b[i]); i &+= 1 }
+            h = (h ^ tail) &* 0x9E37_79B9_7F4A_7C15
+            h ^= h &>> 32
+            return Int(truncatingIfNeeded: h &>> UInt64(64 - shardBits))
         }
     }
 
