@@ -23,7 +23,7 @@ struct SweepTests {
         }
         #expect(e.state.requests.count == 6_400)
         // The watermark moves a minute at a time (a phase is 11.25 min: 12 h
-        // of sweep interval over 64 shards), so no step passes two phases.
+        // of sweep interval over 64 phases), so no step passes two phases.
         var w = t0
         var before = e.state, swept = before
         while w < Timestamp(micros: t0.micros + TimeSpan.hours(40).micros) {

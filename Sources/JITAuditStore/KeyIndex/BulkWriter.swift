@@ -3,7 +3,7 @@ import JITAuditCore
 import Synchronization
 
 /// The index file's writer (see ``IndexFile``): a connection and a thread
-/// of its own (``BackgroundThread``, nice 10), fed after each commit of the audit log with the new
+/// of its own (``BackgroundThread``: idle cores only), fed after each commit of the audit log with the new
 /// head and the committed events' summary part. Once the lookup tables or the
 /// summaries are ``AuditStore/Options/keyMergeEvents`` behind the head, it
 /// merges all three in one transaction of the index file, reading the new
@@ -22,9 +22,10 @@ final class BulkWriter: @unchecked Sendable {
     /// How far all three tables reach, as last committed here (read by the log's writer).
     private let merged = Atomic<Int64>(0)
     /// How far behind the log the index file may fall before a commit of
-    /// the log waits for it: at lower priority it could otherwise fall behind
-    /// without bound under sustained overload, and what it has not merged is
-    /// held in memory (the summary part). With 4 clients as fast as they go
+    /// the log waits for it (running the queued merges itself): at idle
+    /// priority it could otherwise fall behind without bound under sustained
+    /// overload, and what it has not merged is held in memory (the summary
+    /// part). Measured at nice 10: With 4 clients as fast as they go
     /// (`scripts/bench-live`), 131,072 events behind held them at
     /// 126,000–130,000 events/s and 441 MiB peak RSS, 524,288 at
     /// 139,000–145,000 and 458–505 MiB, 1,048,576 at 149,000 and 525 MiB.
