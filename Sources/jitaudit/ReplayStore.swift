@@ -33,6 +33,11 @@ extension Replay {
         // (measured: 10.6 s for 10^6 events at 262,144 against 11.8–12.0 s at
         // the daemon's 16,384), and the last one runs at the end.
         let store = try openStore(path, mode: .write, busyTimeout: storeOptions.busyTimeout, command: "replay", keyMergeEvents: 262_144)
+        if !quiet, files.isEmpty || files.contains("-") {
+            // A pipe has no identity to resume by: like the socket, stdin is a
+            // stream whose lines are logged as received.
+            printError("jitaudit replay: note: stdin has no checkpoint: its lines are stored as received, again if the same input is piped again; pass the file to resume it instead")
+        }
         let started = DispatchTime.now()
         let emit: (Finding) -> Void = { f in out.writeLine(format == .json ? FindingFormat.json(f) : FindingFormat.text(f)) }
         var rejectionLog: OutputWriter?

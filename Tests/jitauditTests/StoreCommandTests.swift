@@ -37,6 +37,26 @@ import Testing
         #expect(stored.lines.count == first.lines.count)
     }
 
+    /// Stdin is a stream without a checkpoint: a second pipe of the same lines
+    /// is logged again (as the socket would log them), and the command says so.
+    @Test func stdinIsStoredAsReceivedAndSaysSo() throws {
+        let dir = try temporaryDirectory(); defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("s.db").path
+        let input = try Data(contentsOf: URL(fileURLWithPath: Self.demo))
+        let lines = String(decoding: input, as: UTF8.self).split(separator: "\n").count
+        let first = try Binary.run(["replay", "--db", db, "--format", "json", "-"], stdin: input)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stderr.contains("stdin has no checkpoint"))
+        #expect(try Self.eventCount(db) == lines)
+        let second = try Binary.run(["replay", "--db", db, "--format", "json", "--quiet", "-"], stdin: input)
+        #expect(second.status == 0)
+        #expect(!second.stderr.contains("stdin has no checkpoint"), "--quiet prints no note")
+        #expect(try Self.eventCount(db) == 2 * lines)
+        // A file is resumed instead, and never gets the note.
+        let file = try Binary.run(["replay", "--db", dir.appendingPathComponent("f.db").path, "--format", "json", Self.demo])
+        #expect(!file.stderr.contains("stdin has no checkpoint"))
+    }
+
     @Test func rejectedLinesAreStored() throws {
         let dir = try temporaryDirectory(); defer { try? FileManager.default.removeItem(at: dir) }
         let db = dir.appendingPathComponent("a.db").path
