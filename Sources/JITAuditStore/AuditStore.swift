@@ -27,8 +27,14 @@ package final class AuditStore {
         /// size trades the index file's pages rewritten per event against
         /// how many newest events lookups and reports read from the log
         /// themselves. A bulk load uses larger merges (fewer statements),
-        /// `replay --db` 262,144.
-        package var keyMergeEvents: Int = 4_096
+        /// `replay --db` 262,144. The daemon's 65,536 (4,096 until the seventh
+        /// round of docs/bench-live.md): the summaries' upserts land on pages
+        /// all over the `requests` table, and with 4,096-event merges the
+        /// index file's writer rewrote most of them at every merge, 5.9 of
+        /// the 10.2 GB the daemon wrote in 40 s at 50,000 events/s; with
+        /// 65,536, 0.9 of 5.1 GB, and the `fsync`s of the log's commits wait
+        /// behind less.
+        package var keyMergeEvents: Int = 65_536
         /// Checkpoint the write-ahead log on a thread of its own instead of
         /// inside the commit that fills it (see ``WALCheckpointer``).
         package var backgroundCheckpoint = true

@@ -17,7 +17,7 @@ public struct DaemonSettings: Sendable {
     /// How often `STATUS=` and the status log line are refreshed.
     public var statusInterval: TimeSpan = .seconds(10)
     /// How often the engine state is snapshotted into the database.
-    public var snapshotInterval: TimeSpan = .seconds(5)
+    public var snapshotInterval: TimeSpan = .seconds(30)
     /// Audit-log rows older than this are pruned (nil: kept forever).
     public var retention: TimeSpan?
 

@@ -72,7 +72,7 @@ public actor Pipeline: LineIntake {
         public var commitFailures = 0
     }
 
-    public init(engine: Engine, journal: (any AuditJournal)?, snapshotInterval: TimeSpan = .seconds(5), maxPendingEvents: Int = 16_384,
+    public init(engine: Engine, journal: (any AuditJournal)?, snapshotInterval: TimeSpan = .seconds(30), maxPendingEvents: Int = 16_384,
                 snapshotPartBytes: Int = 256 << 10, logger: Logger,
                 wallClock: @escaping @Sendable () -> Timestamp, deliver: @escaping @Sendable ([Finding]) -> Void) {
         self.engine = engine
