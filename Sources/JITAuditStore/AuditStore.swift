@@ -38,6 +38,8 @@ package final class AuditStore {
         /// Checkpoint the write-ahead log on a thread of its own instead of
         /// inside the commit that fills it (see ``WALCheckpointer``).
         package var backgroundCheckpoint = true
+        /// When the background checkpointer copies the log, and when the writer does.
+        package var walLimits = WALCheckpointer.Limits.standard
         /// A writer creates a missing database (`replay --db`, the daemon);
         /// maintenance (`prune`) refuses one, so a mistyped path is an error
         /// rather than a new, empty store.
@@ -93,7 +95,7 @@ package final class AuditStore {
                 "rebuilding the index file \(b.path) in the background (\($0)); lookups and reports read the audit log until it is done"
             }
             if options.backgroundCheckpoint {
-                let c = try WALCheckpointer(path: path)
+                let c = try WALCheckpointer(path: path, limits: options.walLimits)
                 c.attach(to: conn)
                 checkpointer = c
             }

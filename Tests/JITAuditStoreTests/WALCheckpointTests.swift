@@ -25,6 +25,8 @@ struct WALCheckpointTests {
         let db = try TempDB(); defer { db.cleanup() }
         var o = AuditStore.Options()
         o.keyMergeEvents = 1 << 20
+        // A quarter of the standard limits, so a test's 48 MB show them at work.
+        o.walLimits = .init(trigger: 1_000, restart: 4_000, catchUp: 256, hardLimit: 16_000)
         let store = try AuditStore(path: db.path, mode: .write, options: o)
         // About 12,000 frames (48 MB) pass through the log. SQLite's automatic
         // checkpoint is replaced by the checkpointer's hook: were the

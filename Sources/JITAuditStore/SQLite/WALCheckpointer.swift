@@ -24,7 +24,7 @@ import Glibc
 /// copies the background's small remainder in the writer. Should the
 /// background fall behind, the hook checkpoints in the writer once the log
 /// holds `hardLimitFrames`, as SQLite's own would: the log stays bounded.
-final class WALCheckpointer: Sendable {
+package final class WALCheckpointer: Sendable {
     private let connection: SendableConnection
     private let queue = DispatchQueue(label: "jitaudit.wal-checkpoint", qos: .utility)
     private let requested = Atomic<Bool>(false)
@@ -52,8 +52,29 @@ final class WALCheckpointer: Sendable {
         init(_ value: Connection) { self.value = value }
     }
 
-    init(path: String, triggerFrames: Int32 = 1_000, restartFrames: Int32 = 4_000, catchUpFrames: Int32 = 256,
-         hardLimitFrames: Int32 = 16_000) throws(StoreError) {
+    /// The log sizes (4 KiB frames) the checkpointer acts at.
+    package struct Limits: Sendable {
+        package var trigger: Int32
+        package var restart: Int32
+        package var catchUp: Int32
+        package var hardLimit: Int32
+
+        package init(trigger: Int32, restart: Int32, catchUp: Int32, hardLimit: Int32) {
+            (self.trigger, self.restart, self.catchUp, self.hardLimit) = (trigger, restart, catchUp, hardLimit)
+        }
+
+        /// Each time the log starts over, SQLite syncs its header in that
+        /// commit (`synchronous = NORMAL`), and a commit waits for that `fsync`
+        /// behind whatever else the disk is writing. Triggered at 1,000
+        /// frames (SQLite's own size) the log started over ~130 times in 10 s
+        /// at 50,000 events/s; at 8,000 (32 MiB) ~18 times, and over two 40 s
+        /// runs (`scripts/bench-live`) the commits waiting in `fsync` over
+        /// 5 ms went from 22 to 9 (docs/bench-live.md, "Seventh round").
+        package static let standard = Limits(trigger: 8_000, restart: 16_000, catchUp: 256, hardLimit: 64_000)
+    }
+
+    init(path: String, limits: Limits = .standard) throws(StoreError) {
+        let (triggerFrames, restartFrames, catchUpFrames, hardLimitFrames) = (limits.trigger, limits.restart, limits.catchUp, limits.hardLimit)
         let conn = try Connection(path: path, readOnly: false, create: false)
         // A connection learns that the file is in WAL mode when it first reads
         // it; until then a checkpoint through it does nothing.
