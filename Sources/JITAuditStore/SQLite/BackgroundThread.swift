@@ -30,6 +30,22 @@ final class BackgroundThread: @unchecked Sendable {
         var held = false
         /// What the thread got from `jitaudit_background_thread` (2: `SCHED_IDLE`, 1: nice only, 0: neither).
         var priority: Int32 = -1
+
+        /// Runs what is queued, on the calling thread, with `condition`
+        /// locked on entry and on return (not while the tasks run).
+        func runQueued() {
+            var batch = tasks
+            tasks.removeAll()
+            running = true
+            condition.unlock()
+            for task in batch { task() }
+            // Before anyone learns they ran: what the tasks hold (the index
+            // file's connection) must not outlive a `sync`.
+            batch.removeAll()
+            condition.lock()
+            running = false
+            condition.broadcast()
+        }
     }
     private let state = State()
 
@@ -53,17 +69,7 @@ final class BackgroundThread: @unchecked Sendable {
                     state.condition.unlock()
                     return
                 }
-                var batch = state.tasks
-                state.tasks.removeAll()
-                state.running = true
-                state.condition.unlock()
-                for task in batch { task() }
-                // Before anyone learns they ran: what the tasks hold (the
-                // index file's connection) must not outlive a `sync`.
-                batch.removeAll()
-                state.condition.lock()
-                state.running = false
-                state.condition.broadcast()
+                state.runQueued()
                 state.condition.unlock()
             }
         }
@@ -115,15 +121,7 @@ final class BackgroundThread: @unchecked Sendable {
         while true {
             while state.running { state.condition.wait() }
             if state.tasks.isEmpty { break }
-            var batch = state.tasks
-            state.tasks.removeAll()
-            state.running = true
-            state.condition.unlock()
-            for t in batch { t() }
-            batch.removeAll()
-            state.condition.lock()
-            state.running = false
-            state.condition.broadcast()
+            state.runQueued()
         }
         state.condition.unlock()
     }
