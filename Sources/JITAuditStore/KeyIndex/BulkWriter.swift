@@ -25,7 +25,7 @@ final class BulkWriter: @unchecked Sendable {
     /// the log waits for it (running the queued merges itself): at idle
     /// priority it could otherwise fall behind without bound under sustained
     /// overload, and what it has not merged is held in memory (the summary
-    /// part). Measured at nice 10: With 4 clients as fast as they go
+    /// part). Measured at nice 10, with 4 clients as fast as they go
     /// (`scripts/bench-live`), 131,072 events behind held them at
     /// 126,000–130,000 events/s and 441 MiB peak RSS, 524,288 at
     /// 139,000–145,000 and 458–505 MiB, 1,048,576 at 149,000 and 525 MiB.
