@@ -74,16 +74,15 @@ package final class WALCheckpointer: Sendable {
     }
 
     init(path: String, limits: Limits = .standard) throws(StoreError) {
-        let (triggerFrames, restartFrames, catchUpFrames, hardLimitFrames) = (limits.trigger, limits.restart, limits.catchUp, limits.hardLimit)
         let conn = try Connection(path: path, readOnly: false, create: false)
         // A connection learns that the file is in WAL mode when it first reads
         // it; until then a checkpoint through it does nothing.
         _ = try conn.scalarInt("SELECT count(*) FROM sqlite_schema")
         connection = SendableConnection(conn)
-        self.triggerFrames = triggerFrames
-        self.restartFrames = restartFrames
-        self.catchUpFrames = catchUpFrames
-        self.hardLimitFrames = hardLimitFrames
+        triggerFrames = limits.trigger
+        restartFrames = limits.restart
+        catchUpFrames = limits.catchUp
+        hardLimitFrames = limits.hardLimit
     }
 
     /// Installs the hook on the writer's connection (replacing SQLite's automatic checkpoint).
