@@ -60,6 +60,22 @@ package final class AuditStore {
     /// Why the index file was rebuilt (a writer) or is not used (a reader),
     /// for the command or daemon to tell; nil when all is well.
     package private(set) var indexFileNote: String?
+
+    /// How the index file's writer thread runs, for the daemon's log: nil
+    /// without one (a reader), else whether it got `SCHED_IDLE`, and what is
+    /// lost when it did not (a seccomp filter that denies `sched_setscheduler`
+    /// or `setpriority`: the daemon stays correct, only its latency suffers).
+    package var indexWriterScheduling: (idle: Bool, message: String)? {
+        bulk.map { Self.schedulingReport($0.scheduling) }
+    }
+
+    package static func schedulingReport(_ scheduling: Int32) -> (idle: Bool, message: String) {
+        switch scheduling {
+        case 2: (true, "index file writer runs on idle cores only (SCHED_IDLE)")
+        case 1: (false, "index file writer could not get SCHED_IDLE (sched_setscheduler denied); it runs at nice 10, and its merges may delay findings by a few milliseconds")
+        default: (false, "index file writer could get neither SCHED_IDLE nor nice 10 (sched_setscheduler and setpriority denied); its merges compete with the engine and may delay findings")
+        }
+    }
     /// A reader has the index file of this log attached as `idx` (used, or
     /// shadowed by empty stand-ins when stale; see ``IndexFile/attachForReading(_:path:)``).
     private(set) var indexFileAttached = false

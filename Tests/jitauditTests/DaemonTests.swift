@@ -197,6 +197,49 @@ import Glibc
         #expect(!ref.isEmpty)
         #expect(got == ref, "daemon \(got.count) vs replay \(ref.count) findings")
     }
+
+    /// The daemon logs how its index file writer is scheduled: idle cores
+    /// only as shipped; where a stricter seccomp filter denies
+    /// `sched_setscheduler`, a warning naming what is lost, nice 10 instead,
+    /// and findings as before.
+    @Test func theDaemonSaysHowItsIndexWriterIsScheduled() throws {
+        let plain = try Daemon()
+        try plain.start()
+        try waitUntil("the scheduling line") { plain.stderr.contains("index file writer") }
+        #expect(try plain.stop() == 0)
+        let idleLine = plain.stderr.split(separator: "\n").first { $0.contains("index file writer") } ?? ""
+        #expect(idleLine.contains("info") && idleLine.contains("idle cores only (SCHED_IDLE)"), "\(plain.stderr)")
+
+        let python = "/usr/bin/python3"
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            print("skipped: the seccomp half needs \(python) (Tests/Scripts/deny-syscalls.py installs the filter)")
+            return
+        }
+        let script = Binary.root.appendingPathComponent("Tests/Scripts/deny-syscalls.py").path
+        let denied = try Daemon(configBody: "allowed_lateness: 2s\n", launcher: [python, script, "sched_setscheduler", "--"])
+        try denied.start()
+        try waitUntil("the scheduling warning") { denied.stderr.contains("index file writer") }
+        let warning = denied.stderr.split(separator: "\n").first { $0.contains("index file writer") } ?? ""
+        #expect(warning.contains("warning") && warning.contains("could not get SCHED_IDLE") && warning.contains("nice 10"),
+                "\(denied.stderr)")
+        // The fallback took: the thread runs at nice 10 under the normal policy (0).
+        let pid = denied.process.processIdentifier
+        var found: [(nice: Int, policy: Int)] = []
+        for task in try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") {
+            guard let comm = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8),
+                  comm.trimmingCharacters(in: .whitespacesAndNewlines) == "jitaudit.index",
+                  let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            found.append((Int(fields[16]) ?? -99, Int(fields[38]) ?? -99))
+        }
+        #expect(found.count == 1 && found.allSatisfy { $0.nice == 10 && $0.policy == 0 }, "jitaudit.index threads: \(found)")
+        try denied.emit(try String(contentsOf: Self.demo, encoding: .utf8))
+        let want = try Self.expected("demo")
+        try waitUntil("the demo's findings", timeout: 20) { denied.findings.count >= want.count }
+        #expect(try denied.stop() == 0)
+        #expect(denied.findings == want, "stderr: \(denied.stderr.suffix(2000))")
+    }
 }
 
 /// One JSON event line (the same shape the core tests use).

@@ -48,6 +48,9 @@ public struct DaemonRunner {
         let sinks = try makeSinks()
         let journal = try openJournal(DaemonRunner.databasePath(settings))
         if let note = (journal as? StoreJournal)?.store.indexFileNote { logger.notice("\(note)") }
+        if let sched = (journal as? StoreJournal)?.store.indexWriterScheduling {
+            if sched.idle { logger.info("\(sched.message)") } else { logger.warning("\(sched.message)") }
+        }
         let pipeline = Pipeline(engine: Engine(rules: rules, config: engineConfig), journal: journal,
                                 snapshotInterval: settings.snapshotInterval, logger: logger,
                                 wallClock: { WallClock.now() }, deliver: { sinks.deliver($0) })

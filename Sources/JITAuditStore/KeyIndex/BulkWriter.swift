@@ -32,6 +32,8 @@ final class BulkWriter: @unchecked Sendable {
     private let maxBehind: Int64
     /// Why the file was rebuilt when the writer opened it, if it was.
     let rebuiltBecause: String?
+    /// How the writer's thread is scheduled (see ``BackgroundThread/scheduling``).
+    var scheduling: Int32 { queue.scheduling }
     let path: String
 
     // Used only on `queue` (or before the first task).
