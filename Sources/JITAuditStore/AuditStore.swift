@@ -59,7 +59,7 @@ package final class AuditStore {
     var bulk: BulkWriter?
     /// Why the index file was rebuilt (a writer) or is not used (a reader),
     /// for the command or daemon to tell; nil when all is well.
-    package private(set) var indexFileNote: String?
+    package internal(set) var indexFileNote: String?
 
     /// How the index file's writer thread runs, for the daemon's log: nil
     /// without one (a reader), else whether it got `SCHED_IDLE`, and what is
@@ -101,11 +101,7 @@ package final class AuditStore {
             try configureWriter()
             try migrate()
             writer = try WriterState(conn: conn)
-            // A quarter of the log's page cache: a merge touches the newest
-            // bucket's pages and the summaries' recent rows (`replay --db`
-            // peak RSS 324 → 276 MiB, same speed).
-            let b = try BulkWriter(path: IndexFile.path(for: path), logPath: path, mergeEvents: options.keyMergeEvents,
-                                   cacheKiB: options.cacheKiB / 4, busyTimeoutMilliseconds: options.busyTimeoutMilliseconds)
+            let b = try makeBulkWriter()
             bulk = b
             indexFileNote = b.rebuiltBecause.map {
                 "rebuilding the index file \(b.path) in the background (\($0)); lookups and reports read the audit log until it is done"
@@ -127,6 +123,31 @@ package final class AuditStore {
             }
             try conn.exec("PRAGMA query_only = ON", "configuring the reader")
         }
+    }
+
+    /// The index file's writer (see ``BulkWriter``).
+    func makeBulkWriter() throws(StoreError) -> BulkWriter {
+        // A quarter of the log's page cache: a merge touches the newest
+        // bucket's pages and the summaries' recent rows (`replay --db`
+        // peak RSS 324 → 276 MiB, same speed).
+        try BulkWriter(path: IndexFile.path(for: path), logPath: path, mergeEvents: options.keyMergeEvents,
+                       cacheKiB: options.cacheKiB / 4, busyTimeoutMilliseconds: options.busyTimeoutMilliseconds)
+    }
+
+    /// Opens the index file again when it was deleted or replaced while this
+    /// writer ran, and rebuilds it from the log in the background (as at
+    /// open). Returns what happened, for the log; nil when nothing had to.
+    /// Called between transactions: by ``prune(olderThan:batchSize:now:)``,
+    /// and by the daemon every few seconds.
+    package func reopenIndexFileIfReplaced() throws(StoreError) -> String? {
+        guard let w = writer, !w.inTransaction, let b = bulk, let why = b.replaced else { return nil }
+        // What the old writer has queued goes into the unlinked file; the
+        // new one rebuilds everything from the log.
+        b.settle()
+        bulk = nil
+        let fresh = try makeBulkWriter()
+        bulk = fresh
+        return "the index file \(fresh.path) \(why) while jitaudit was writing; rebuilding it in the background (lookups and reports read the audit log until it is done)"
     }
 
     deinit {

@@ -123,6 +123,33 @@ struct IndexFileTests {
         #expect(try Self.answers(db, log) == expected)
     }
 
+    /// The index file deleted by hand under a running writer: the writer's
+    /// connection would go on filling the unlinked file, and prune's
+    /// `ATTACH` would create an empty one and fail. Prune (and the daemon,
+    /// every few seconds) opens a new one instead, rebuilt from the log.
+    @Test func anIndexFileDeletedUnderTheWriterIsRebuiltAndPruneWorks() throws {
+        let db = try TempDB(); defer { db.cleanup() }
+        let log = GeneratedLog(seed: 85, requests: 300)
+        let store = try db.open(keyMerge: 50)
+        try log.append(to: store, to: 500, seed: 85)
+        try store.flushBulkTables()
+        #expect(try store.reopenIndexFileIfReplaced() == nil, "nothing to do while the file is in place")
+        IndexFile.remove(indexPath(db))
+        try log.append(to: store, from: 500, seed: 86)
+        try store.commit(snapshot: EngineState(), at: log.last)
+        let pruned = try store.prune(olderThan: Timestamp(micros: (log.first.micros + log.last.micros) / 2), batchSize: 50, now: log.last)
+        #expect(pruned.events > 0)
+        #expect(store.indexFileNote?.contains("was deleted") == true, "\(store.indexFileNote ?? "no note")")
+        try store.flushBulkTables()
+        #expect(FileManager.default.fileExists(atPath: indexPath(db)))
+        #expect(try db.scalar("SELECT count(*) FROM request_index") == (try db.scalar("SELECT count(*) FROM events")))
+        #expect(try db.scalar("SELECT anchor_seq FROM index_state") == (try db.scalar("SELECT anchor_seq FROM chain")))
+        #expect(try SummarySnapshot.stored(db) == (try SummarySnapshot.recomputed(db)))
+        #expect(try store.verifyChain().isIntact)
+        #expect(try store.reopenIndexFileIfReplaced() == nil)
+        #expect(try db.open(.read).indexFileNote == nil, "readers use the new file")
+    }
+
     /// A prune commits the log's file and the index file one after the
     /// other; a crash between them leaves their anchors apart.
     @Test func anInterruptedPruneIsNotUsedAndRebuilt() throws {

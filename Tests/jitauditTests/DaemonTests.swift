@@ -240,6 +240,27 @@ import Glibc
         #expect(try denied.stop() == 0)
         #expect(denied.findings == want, "stderr: \(denied.stderr.suffix(2000))")
     }
+
+    /// The index file deleted by hand while the daemon runs: within seconds
+    /// the daemon says so and rebuilds it from the audit log; lookups and
+    /// `verify` (which checks the lookup tables) hold afterwards.
+    @Test func anIndexFileDeletedUnderTheDaemonIsRebuilt() throws {
+        let d = try Daemon(configBody: "allowed_lateness: 2s\n")
+        try d.start()
+        try d.emit(try String(contentsOf: Self.demo, encoding: .utf8))
+        try waitUntil("the demo in the audit log") { (try? d.sql("SELECT count(*) FROM events")) == ["82"] }
+        let index = d.database + "-index"
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: index + suffix) }
+        try waitUntil("the daemon to notice", timeout: 20) { d.stderr.contains("was deleted while jitaudit was writing") }
+        #expect(FileManager.default.fileExists(atPath: index))
+        try d.emit(line("2026-03-02T15:00:00Z", "request", "req-after-rebuild", "zoe"))
+        try waitUntil("the new event in the audit log") { (try? d.sql("SELECT count(*) FROM events")) == ["83"] }
+        #expect(try d.stop() == 0)
+        let lookup = try Binary.run(["events", "--db", d.database, "--request-id", "req-after-rebuild", "--format", "json"])
+        #expect(lookup.status == 0 && lookup.stdout.contains("req-after-rebuild"), "\(lookup.stdout) \(lookup.stderr)")
+        let verify = try Binary.run(["verify", "--db", d.database])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+    }
 }
 
 /// One JSON event line (the same shape the core tests use).

@@ -38,6 +38,14 @@ public struct PipelineService: Service {
                         logger.error("audit log prune failed", metadata: ["jitaudit.error": "\(error)"])
                     }
                 }
+                // The index file deleted by hand: a stat() every few seconds notices.
+                if ticks % 5 == 0 {
+                    do {
+                        if let note = try await pipeline.repairDerivedFiles() { logger.warning("\(note)") }
+                    } catch {
+                        logger.error("reopening the index file failed", metadata: ["jitaudit.error": "\(error)"])
+                    }
+                }
                 do { try await pipeline.tick() } catch {
                     logger.error("store write failed; stopping", metadata: ["jitaudit.error": "\(error)"])
                     break

@@ -104,9 +104,14 @@ public protocol AuditJournal: AnyObject {
                 advance: (Timestamp) -> Void) throws -> ResumePoint
     /// Deletes audit-log rows received before `cutoff`; returns how many went.
     func prune(before cutoff: Timestamp, now: Timestamp) throws -> Int
+    /// Repairs derived files removed by hand while the daemon runs (the
+    /// store's index file); returns what was done, for the log.
+    func repairDerivedFiles() throws -> String?
 }
 
 extension AuditJournal {
+    public func repairDerivedFiles() throws -> String? { nil }
+
     @discardableResult
     public func commit(_ batch: DurableBatch) throws -> Set<String> { try commit([batch]) }
 }

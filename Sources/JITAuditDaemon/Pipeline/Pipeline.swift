@@ -194,6 +194,12 @@ public actor Pipeline: LineIntake {
         return try await journal.run { try $0.prune(before: now - age, now: now) }
     }
 
+    /// Rebuilds what was deleted by hand of the journal's derived files; returns what was done.
+    public func repairDerivedFiles() async throws -> String? {
+        guard let journal else { return nil }
+        return try await journal.run { try $0.repairDerivedFiles() }
+    }
+
     /// Rejects an event stamped further ahead of the wall clock than
     /// `max_future_skew`: accepted, it would move the watermark to its time and
     /// fire every pending deadline early, and mark all later events as late.

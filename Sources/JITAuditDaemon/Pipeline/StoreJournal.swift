@@ -89,4 +89,8 @@ public final class StoreJournal: AuditJournal {
         let r = try store.prune(olderThan: cutoff, now: now)
         return r.events
     }
+
+    public func repairDerivedFiles() throws -> String? {
+        try store.reopenIndexFileIfReplaced()
+    }
 }

@@ -21,6 +21,10 @@ extension AuditStore {
     @discardableResult
     package func prune(olderThan cutoff: Timestamp, batchSize: Int = 10_000, now: Timestamp) throws(StoreError) -> PruneResult {
         guard writer != nil else { throw StoreError(.invalidState, "the database was opened for reading", path: path) }
+        try commit(at: now)
+        // An index file deleted under this writer: its `ATTACH` below would
+        // create an empty one and the prune would fail on its missing tables.
+        if let note = try reopenIndexFileIfReplaced() { indexFileNote = note }
         // The rows to delete must be in the summaries and key tables first:
         // prune takes them out of those.
         try flushBulkTables()

@@ -1,4 +1,7 @@
 import CSQLite
+#if canImport(Glibc)
+import Glibc
+#endif
 import JITAuditCore
 import Synchronization
 
@@ -34,6 +37,18 @@ final class BulkWriter: @unchecked Sendable {
     let rebuiltBecause: String?
     /// How the writer's thread is scheduled (see ``BackgroundThread/scheduling``).
     var scheduling: Int32 { queue.scheduling }
+    /// Device and inode of the file this writer opened at `path`.
+    private let identity: (device: UInt64, inode: UInt64)?
+
+    /// Why `path` no longer names the file this writer writes, if it does not:
+    /// deleted or replaced by hand while it ran. Its connection would go on
+    /// writing an unlinked file while readers and `prune` found another.
+    var replaced: String? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return errno == ENOENT ? "was deleted" : nil }
+        guard let identity else { return nil }
+        return (UInt64(st.st_dev), UInt64(st.st_ino)) == identity ? nil : "was replaced"
+    }
     let path: String
 
     // Used only on `queue` (or before the first task).
@@ -94,6 +109,8 @@ final class BulkWriter: @unchecked Sendable {
             }
         }
         self.conn = conn
+        var st = stat()
+        identity = stat(path, &st) == 0 ? (UInt64(st.st_dev), UInt64(st.st_ino)) : nil
         keys = try KeyIndexWriter(conn: conn)
         summary = try SummaryWriter(conn: conn)
         summaryThrough = try conn.prepare("UPDATE index_state SET \(BulkTable.summaries.marker) = ?1 WHERE id = 1")
