@@ -214,7 +214,7 @@ final class BulkWriter: @unchecked Sendable {
     /// The log committed events through `head`, whose summary part is `part`.
     func committed(head: Int64, summary part: SummaryBatch) {
         queue.async { [self] in
-            if pending.isEmpty { pending = part } else { pending.merge(part) }
+            pending.merge(part)
             self.head = max(self.head, head)
             if self.head - through.values.min()! >= mergeEvents { mergeAll() }
         }

@@ -41,6 +41,9 @@ package struct SummaryBatch: Sendable {
 
     /// Adds what a later batch adds, as if its events had been added here one by one.
     mutating func merge(_ later: SummaryBatch) {
+        // The common case (a batch's part into an empty one): taken whole,
+        // not rehashed entry by entry.
+        if isEmpty { self = later; return }
         for (h, n) in later.hours { hours[h, default: 0] += n }
         for (id, r) in later.requests { requests[id, default: Request()].merge(r) }
     }
