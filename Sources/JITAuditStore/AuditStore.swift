@@ -139,15 +139,25 @@ package final class AuditStore {
     /// open). Returns what happened, for the log; nil when nothing had to.
     /// Called between transactions: by ``prune(olderThan:batchSize:now:)``,
     /// and by the daemon every few seconds.
+    /// A reopen that fails (a full disk) leaves the store without an index
+    /// writer: lookups and reports read the log meanwhile, and the next call
+    /// tries again.
     package func reopenIndexFileIfReplaced() throws(StoreError) -> String? {
-        guard let w = writer, !w.inTransaction, let b = bulk, let why = b.replaced else { return nil }
-        // What the old writer has queued goes into the unlinked file; the
-        // new one rebuilds everything from the log.
-        b.settle()
-        bulk = nil
+        guard let w = writer, !w.inTransaction else { return nil }
+        let why: String
+        if let b = bulk {
+            guard let replaced = b.replaced else { return nil }
+            why = "\(replaced) while jitaudit was writing"
+            // What the old writer has queued goes into the unlinked file; the
+            // new one rebuilds everything from the log.
+            b.settle()
+            bulk = nil
+        } else {
+            why = "is open again after a failed attempt"
+        }
         let fresh = try makeBulkWriter()
         bulk = fresh
-        return "the index file \(fresh.path) \(why) while jitaudit was writing; rebuilding it in the background (lookups and reports read the audit log until it is done)"
+        return "the index file \(fresh.path) \(why); rebuilding it in the background (lookups and reports read the audit log until it is done)"
     }
 
     deinit {

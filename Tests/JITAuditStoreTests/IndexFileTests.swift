@@ -150,6 +150,29 @@ struct IndexFileTests {
         #expect(try db.open(.read).indexFileNote == nil, "readers use the new file")
     }
 
+    /// A reopen that fails (here a directory stands where the file was)
+    /// throws, the log's commits go on without an index writer, and the next
+    /// attempt reopens and rebuilds it with every event.
+    @Test func aFailedReopenOfTheIndexFileIsRetried() throws {
+        let db = try TempDB(); defer { db.cleanup() }
+        let log = GeneratedLog(seed: 87, requests: 200)
+        let store = try db.open(keyMerge: 50)
+        try log.append(to: store, to: 300, seed: 87)
+        try store.flushBulkTables()
+        IndexFile.remove(indexPath(db))
+        try FileManager.default.createDirectory(atPath: indexPath(db), withIntermediateDirectories: false)
+        #expect(throws: StoreError.self) { try store.reopenIndexFileIfReplaced() }
+        try log.append(to: store, from: 300, seed: 88)
+        try FileManager.default.removeItem(atPath: indexPath(db))
+        let note = try store.reopenIndexFileIfReplaced()
+        #expect(note?.contains("open again after a failed attempt") == true, "\(note ?? "no note")")
+        try store.flushBulkTables()
+        #expect(try db.scalar("SELECT count(*) FROM request_index") == (try db.scalar("SELECT count(*) FROM events")))
+        #expect(try SummarySnapshot.stored(db) == (try SummarySnapshot.recomputed(db)))
+        #expect(try store.verifyChain().isIntact)
+        #expect(try store.reopenIndexFileIfReplaced() == nil)
+    }
+
     /// A prune commits the log's file and the index file one after the
     /// other; a crash between them leaves their anchors apart.
     @Test func anInterruptedPruneIsNotUsedAndRebuilt() throws {
