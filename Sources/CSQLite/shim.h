@@ -12,6 +12,7 @@ static inline int jitaudit_sqlite3_disable_memstatus(void) {
 #include <sys/resource.h>
 #include <unistd.h>
 #include <sched.h>
+#include <errno.h>
 
 /// Names the calling thread (as `top -H` and /proc show it; at most 15
 /// bytes) and makes it yield the CPU to every other thread of the host: the
@@ -30,4 +31,23 @@ static inline int jitaudit_background_thread(const char *name, int nice) {
     struct sched_param none = { 0 };
     if (sched_setscheduler(0, 5 /* SCHED_IDLE, which <sched.h> shows only with _GNU_SOURCE */, &none) == 0) return 2;
     return niced;
+}
+
+/// The calling thread's id (what /proc/self/task lists).
+static inline int jitaudit_gettid(void) { return (int)syscall(SYS_gettid); }
+
+/// Lifts thread `tid` of this process out of `SCHED_IDLE`, to the normal
+/// policy at the caller's nice, while a thread that findings wait for waits
+/// on it: at `SCHED_IDLE` on a host saturated by other work it could take
+/// minutes to finish what it started. Leaving `SCHED_IDLE` and lowering the
+/// nice need `CAP_SYS_NICE` or an `RLIMIT_NICE` that allows the nice
+/// (the unit's `LimitNICE=+0`). Returns 2 when both took, 1 when only the
+/// policy did (the thread keeps its nice), 0 when neither.
+static inline int jitaudit_boost_thread(int tid) {
+    struct sched_param none = { 0 };
+    if (sched_setscheduler(tid, SCHED_OTHER, &none) != 0) return 0;
+    errno = 0;
+    int mine = getpriority(PRIO_PROCESS, (id_t)jitaudit_gettid());
+    if (errno != 0) return 1;
+    return setpriority(PRIO_PROCESS, (id_t)tid, mine) == 0 ? 2 : 1;
 }

@@ -51,4 +51,45 @@ import Testing
         queue.sync { log.withLock { $0.append("third") } }
         #expect(log.withLock { $0 } == ["first", "second", "third"])
     }
+
+    /// Nice and scheduling policy of a thread of this process, from /proc.
+    static func scheduling(of tid: Int32) -> (nice: Int, policy: Int)? {
+        guard let stat = try? String(contentsOfFile: "/proc/self/task/\(tid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        // Fields after the command: nice is the 19th, policy the 41st.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return (Int(fields[16]) ?? -99, Int(fields[38]) ?? -99)
+    }
+
+    /// A caller of `sync` that waits for a task the idle-only thread is
+    /// running lifts the thread to the normal policy at the caller's nice
+    /// until that task is done (on a host saturated by other work, an idle
+    /// thread would take minutes to get through it); then it is idle-only again.
+    @Test func aWaitingCallerLiftsTheThreadOutOfIdle() throws {
+        let queue = BackgroundThread(name: "test.lift", nice: 10)
+        #expect(queue.scheduling == 2, "as root the thread gets SCHED_IDLE")
+        let tid = queue.threadID
+        let started = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+        queue.async { started.signal(); release.wait() }
+        started.wait()
+        #expect(Self.scheduling(of: tid).map { $0 == (10, 5) } == true, "\(String(describing: Self.scheduling(of: tid)))")
+        Thread { queue.sync {}; done.signal() }.start()
+        var lifted: (nice: Int, policy: Int)?
+        for _ in 0..<250 {
+            if let s = Self.scheduling(of: tid), s.policy == 0 { lifted = s; break }
+            usleep(20_000)
+        }
+        // 0: the normal policy; nice 0 is the waiting thread's.
+        #expect(lifted.map { $0 == (0, 0) } == true, "while the caller waits: \(String(describing: lifted))")
+        release.signal()
+        done.wait()
+        var after: (nice: Int, policy: Int)?
+        for _ in 0..<250 {
+            after = Self.scheduling(of: tid)
+            if after?.policy == 5 { break }
+            usleep(20_000)
+        }
+        #expect(after.map { $0 == (10, 5) } == true, "after the task: \(String(describing: after))")
+        #expect(queue.boosts == 1)
+    }
 }

@@ -30,6 +30,16 @@ final class BackgroundThread: @unchecked Sendable {
         var held = false
         /// What the thread got from `jitaudit_background_thread` (2: `SCHED_IDLE`, 1: nice only, 0: neither).
         var priority: Int32 = -1
+        /// The thread's id, once it runs.
+        var tid: Int32 = 0
+        /// The thread (not a caller of `sync`) is running the tasks taken.
+        var runningOnThread = false
+        /// A caller of `sync` lifted the thread to the normal policy while
+        /// waiting for it (``jitaudit_boost_thread``); it goes back to idle
+        /// once the running tasks are done.
+        var boosted = false
+        /// How many times a waiting caller lifted it (tests).
+        var boosts = 0
 
         /// Runs what is queued, on the calling thread, with `condition`
         /// locked on entry and on return (not while the tasks run).
@@ -58,6 +68,7 @@ final class BackgroundThread: @unchecked Sendable {
             let priority = jitaudit_background_thread(name, nice)
             state.condition.lock()
             state.priority = priority
+            state.tid = jitaudit_gettid()
             state.condition.broadcast()
             state.condition.unlock()
             while true {
@@ -69,7 +80,14 @@ final class BackgroundThread: @unchecked Sendable {
                     state.condition.unlock()
                     return
                 }
+                state.runningOnThread = true
                 state.runQueued()
+                state.runningOnThread = false
+                if state.boosted {
+                    // Back to idle cores only, as the thread started.
+                    _ = jitaudit_background_thread(name, nice)
+                    state.boosted = false
+                }
                 state.condition.unlock()
             }
         }
@@ -84,6 +102,21 @@ final class BackgroundThread: @unchecked Sendable {
         defer { state.condition.unlock() }
         while state.priority < 0 { state.condition.wait() }
         return state.priority
+    }
+
+    /// The thread's id (waits for the thread to start).
+    var threadID: Int32 {
+        state.condition.lock()
+        defer { state.condition.unlock() }
+        while state.tid == 0 { state.condition.wait() }
+        return state.tid
+    }
+
+    /// How many times a caller of ``sync(_:)`` lifted the thread out of `SCHED_IDLE`.
+    var boosts: Int {
+        state.condition.lock()
+        defer { state.condition.unlock() }
+        return state.boosts
     }
 
     /// Test hook: while held, the thread takes nothing from the queue (as if it
@@ -114,12 +147,25 @@ final class BackgroundThread: @unchecked Sendable {
     /// Runs `task` after everything queued before it, and waits for it
     /// (never from the thread itself). What the thread has not started yet
     /// runs here, on the caller's thread.
+    ///
+    /// While the thread itself runs a task this waits for, the thread is
+    /// lifted out of `SCHED_IDLE` to the caller's priority (where the
+    /// process may: see ``jitaudit_boost_thread``), so a host saturated by
+    /// other work does not hold the caller for as long as an idle-only
+    /// thread takes to get through it.
     func sync(_ task: @escaping () -> Void) {
         let state = self.state
         state.condition.lock()
         state.tasks.append(task)
         while true {
-            while state.running { state.condition.wait() }
+            while state.running {
+                if state.runningOnThread && !state.boosted && state.priority == 2 && state.tid != 0 {
+                    // Marked first: even when refused, one try per running batch.
+                    state.boosted = true
+                    if jitaudit_boost_thread(state.tid) > 0 { state.boosts += 1 }
+                }
+                state.condition.wait()
+            }
             if state.tasks.isEmpty { break }
             state.runQueued()
         }
