@@ -52,13 +52,22 @@ import Testing
         #expect(log.withLock { $0 } == ["first", "second", "third"])
     }
 
-    /// Nice and scheduling policy of a thread of this process, from /proc.
-    static func scheduling(of tid: Int32) -> (nice: Int, policy: Int)? {
+    /// Nice and scheduling policy (5: `SCHED_IDLE`) of a thread of this process, from /proc.
+    static func scheduling(of tid: some CustomStringConvertible) -> (nice: Int, policy: Int)? {
         guard let stat = try? String(contentsOfFile: "/proc/self/task/\(tid)/stat", encoding: .utf8),
               let close = stat.lastIndex(of: ")") else { return nil }
         // Fields after the command: nice is the 19th, policy the 41st.
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         return (Int(fields[16]) ?? -99, Int(fields[38]) ?? -99)
+    }
+
+    /// Nice and policy of each thread of this process named `name`.
+    static func scheduling(ofThreadsNamed name: String) throws -> [(nice: Int, policy: Int)] {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").compactMap { task in
+            guard let comm = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8),
+                  comm.trimmingCharacters(in: .whitespacesAndNewlines) == name else { return nil }
+            return scheduling(of: task)
+        }
     }
 
     /// A caller of `sync` that waits for a task the idle-only thread is

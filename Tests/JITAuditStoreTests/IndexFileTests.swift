@@ -123,18 +123,25 @@ struct IndexFileTests {
         #expect(try Self.answers(db, log) == expected)
     }
 
+    /// A writer that appended and merged the first `first` events of a
+    /// generated log, whose index file was then deleted by hand.
+    static func writerWithoutItsIndexFile(_ db: TempDB, seed: UInt64, first: Int) throws -> (GeneratedLog, AuditStore) {
+        let log = GeneratedLog(seed: seed, requests: first * 2 / 3)
+        let store = try db.open(keyMerge: 50)
+        try log.append(to: store, to: first, seed: seed)
+        try store.flushBulkTables()
+        #expect(try store.reopenIndexFileIfReplaced() == nil, "nothing to do while the file is in place")
+        IndexFile.remove(IndexFile.path(for: db.path))
+        return (log, store)
+    }
+
     /// The index file deleted by hand under a running writer: the writer's
     /// connection would go on filling the unlinked file, and prune's
     /// `ATTACH` would create an empty one and fail. Prune (and the daemon,
     /// every few seconds) opens a new one instead, rebuilt from the log.
     @Test func anIndexFileDeletedUnderTheWriterIsRebuiltAndPruneWorks() throws {
         let db = try TempDB(); defer { db.cleanup() }
-        let log = GeneratedLog(seed: 85, requests: 300)
-        let store = try db.open(keyMerge: 50)
-        try log.append(to: store, to: 500, seed: 85)
-        try store.flushBulkTables()
-        #expect(try store.reopenIndexFileIfReplaced() == nil, "nothing to do while the file is in place")
-        IndexFile.remove(indexPath(db))
+        let (log, store) = try Self.writerWithoutItsIndexFile(db, seed: 85, first: 500)
         try log.append(to: store, from: 500, seed: 86)
         try store.commit(snapshot: EngineState(), at: log.last)
         let pruned = try store.prune(olderThan: Timestamp(micros: (log.first.micros + log.last.micros) / 2), batchSize: 50, now: log.last)
@@ -155,11 +162,7 @@ struct IndexFileTests {
     /// attempt reopens and rebuilds it with every event.
     @Test func aFailedReopenOfTheIndexFileIsRetried() throws {
         let db = try TempDB(); defer { db.cleanup() }
-        let log = GeneratedLog(seed: 87, requests: 200)
-        let store = try db.open(keyMerge: 50)
-        try log.append(to: store, to: 300, seed: 87)
-        try store.flushBulkTables()
-        IndexFile.remove(indexPath(db))
+        let (log, store) = try Self.writerWithoutItsIndexFile(db, seed: 87, first: 300)
         try FileManager.default.createDirectory(atPath: indexPath(db), withIntermediateDirectories: false)
         #expect(throws: StoreError.self) { try store.reopenIndexFileIfReplaced() }
         try log.append(to: store, from: 300, seed: 88)
@@ -228,16 +231,7 @@ struct IndexFileTests {
         let db = try TempDB(); defer { db.cleanup() }
         let store = try db.open()
         store.settleBulkTables()
-        var found: [(nice: Int, policy: Int)] = []
-        for task in try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") {
-            guard let comm = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8),
-                  comm.trimmingCharacters(in: .whitespacesAndNewlines) == "jitaudit.index",
-                  let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { continue }
-            // Fields after the command: state is the 3rd field, nice the 19th, policy the 41st.
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            found.append((Int(fields[16]) ?? -99, Int(fields[38]) ?? -99))
-        }
+        let found = try BackgroundThreadTests.scheduling(ofThreadsNamed: "jitaudit.index")
         // 5 is SCHED_IDLE.
         #expect(found.contains { $0.nice == 10 && $0.policy == 5 }, "threads named jitaudit.index, their nice and policy: \(found)")
     }

@@ -77,6 +77,21 @@ final class Daemon {
 
     func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
 
+    /// Nice and scheduling policy (0: normal, 5: `SCHED_IDLE`) of each of
+    /// the daemon's threads named `name`, from /proc.
+    func scheduling(ofThreadsNamed name: String) throws -> [(nice: Int, policy: Int)] {
+        let tasks = "/proc/\(process.processIdentifier)/task"
+        return try FileManager.default.contentsOfDirectory(atPath: tasks).compactMap { task in
+            guard let comm = try? String(contentsOfFile: "\(tasks)/\(task)/comm", encoding: .utf8),
+                  comm.trimmingCharacters(in: .whitespacesAndNewlines) == name,
+                  let stat = try? String(contentsOfFile: "\(tasks)/\(task)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return nil }
+            // Fields after the command: nice is the 19th, policy the 41st.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return (Int(fields[16]) ?? -99, Int(fields[38]) ?? -99)
+        }
+    }
+
     /// SIGTERM and wait; returns the exit status.
     @discardableResult
     func stop(timeout: Double = 20) throws -> Int32 {

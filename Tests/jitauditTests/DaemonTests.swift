@@ -223,16 +223,7 @@ import Glibc
         #expect(warning.contains("warning") && warning.contains("could not get SCHED_IDLE") && warning.contains("nice 10"),
                 "\(denied.stderr)")
         // The fallback took: the thread runs at nice 10 under the normal policy (0).
-        let pid = denied.process.processIdentifier
-        var found: [(nice: Int, policy: Int)] = []
-        for task in try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") {
-            guard let comm = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8),
-                  comm.trimmingCharacters(in: .whitespacesAndNewlines) == "jitaudit.index",
-                  let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { continue }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            found.append((Int(fields[16]) ?? -99, Int(fields[38]) ?? -99))
-        }
+        let found = try denied.scheduling(ofThreadsNamed: "jitaudit.index")
         #expect(found.count == 1 && found.allSatisfy { $0.nice == 10 && $0.policy == 0 }, "jitaudit.index threads: \(found)")
         try denied.emit(try String(contentsOf: Self.demo, encoding: .utf8))
         let want = try Self.expected("demo")
