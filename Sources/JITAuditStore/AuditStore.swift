@@ -139,6 +139,7 @@ package final class AuditStore {
     /// open). Returns what happened, for the log; nil when nothing had to.
     /// Called between transactions: by ``prune(olderThan:batchSize:now:)``,
     /// and by the daemon every few seconds.
+    ///
     /// A reopen that fails (a full disk) leaves the store without an index
     /// writer: lookups and reports read the log meanwhile, and the next call
     /// tries again.
