@@ -26,6 +26,71 @@ import Testing
         #expect(gaps.allSatisfy { $0 >= .hours(1) })
     }
 
+    /// One actor approving from an ever new device: its baseline learns at
+    /// most `max_baseline_values` values (the memory estimate counts them)
+    /// and keeps those it learned first, every new device still gives its
+    /// `unknown_source` finding, and what was not learned is counted and
+    /// reported in a `state_evicted` finding.
+    static func deviceFlood(_ engine: inout Engine, from: Int, to: Int) throws -> [Finding] {
+        let t0 = RFC3339.parse("2026-03-02T09:00:00Z")!
+        var found: [Finding] = []
+        if from == 0 {
+            engine.ingest(try decode(line(t0.rfc3339, "request", "start", "alice")))
+        }
+        for i in from..<to {
+            // After the 7-day learning period, one approve a second.
+            let t = t0 + .hours(24 * 8) + TimeSpan(micros: Int64(i) * 1_000_000)
+            engine.ingest(try decode(line(t.rfc3339, "approve", "r\(i)", "mallory", ["source_ip": "10.0.0.1", "device_id": "dev-\(i)"])))
+            found += engine.takeFindings()
+        }
+        return found
+    }
+
+    @Test func oneActorFromEverNewDevicesKeepsAtMostMaxBaselineValues() throws {
+        let config = try ConfigLoader.load("max_baseline_values: 16", file: "c").get()
+        var engine = Engine(rules: try RuleSet.defaults(config: config), config: config)
+        var found = try Self.deviceFlood(&engine, from: 0, to: 10)
+        let before = engine.estimatedStateBytes
+        found += try Self.deviceFlood(&engine, from: 10, to: 100)
+        engine.finish()
+        found += engine.takeFindings()
+        let values = try #require(engine.state.rules["unknown_source"]?.baselines["mallory"]?.values)
+        #expect(values.count == 16)
+        // Learned first and kept: the address, and devices 0 to 14.
+        #expect(values.contains(.ip(IPAddress("10.0.0.1")!)) && values.contains(.text(field: "device_id", value: "dev-0"))
+                && values.contains(.text(field: "device_id", value: "dev-14")))
+        let unknown = found.filter { $0.rule == "unknown_source" }
+        #expect(unknown.count == 100, "each new device is new")
+        #expect(unknown.filter { $0.summary.contains("source_ip") }.count == 1, "the address is new once, then stays known")
+        let notices = found.filter { $0.rule == "state_evicted" }
+        #expect(notices.count == 1, "one per hour of event time")
+        #expect(notices.first?.summary.contains("values of mallory not learned") == true
+                && notices.first?.summary.contains("max_baseline_values 16") == true, "\(notices.map(\.summary))")
+        #expect(engine.stats.evicted == 85, "devices 15 to 99")
+        #expect(engine.estimatedStateBytes >= before + 6 * 100, "values count in the memory estimate")
+    }
+
+    /// An engine resumed from a snapshot at the value ceiling learns, and
+    /// finds, what an uninterrupted one does.
+    @Test func theValueCeilingIsTheSameAfterAResume() throws {
+        let config = try ConfigLoader.load("max_baseline_values: 16", file: "c").get()
+        let rules = try RuleSet.defaults(config: config)
+        var whole = Engine(rules: rules, config: config)
+        var expected = try Self.deviceFlood(&whole, from: 0, to: 60)
+        expected += try Self.deviceFlood(&whole, from: 60, to: 120)
+        var first = Engine(rules: rules, config: config)
+        var got = try Self.deviceFlood(&first, from: 0, to: 60)
+        let bytes = first.state.binaryEncoded()
+        let restored = try bytes.withUnsafeBytes { raw in try EngineState(binary: raw) }
+        var resumed = Engine(rules: rules, config: config, state: restored)
+        got += try Self.deviceFlood(&resumed, from: 60, to: 120)
+        #expect(got.map(\.id) == expected.map(\.id))
+        let a = whole.state.rules["unknown_source"]?.baselines["mallory"]?.values
+        let b = resumed.state.rules["unknown_source"]?.baselines["mallory"]?.values
+        #expect(a != nil && a == b)
+        #expect(resumed.estimatedStateBytes == whole.estimatedStateBytes)
+    }
+
     @Test func evictsTheLeastRecentlyActive() {
         var table = ShardedTable<Timestamp>()
         for i in 0..<100 { table["k\(i)"] = Timestamp(micros: Int64(i)) }

@@ -77,6 +77,14 @@ import Testing
         #expect(e.diagnostics.map(\.description).contains { $0.hasPrefix("c.yaml:1:18: error: max_future_skew: expected a duration") })
     }
 
+    /// `max_baseline_values`: 4096 by default, at least 16; less is a located error.
+    @Test func maxBaselineValuesParses() throws {
+        #expect(EngineConfig().maxBaselineValues == 4096)
+        #expect(try ConfigLoader.load("max_baseline_values: 64\n", file: "c.yaml").get().maxBaselineValues == 64)
+        guard case .failure(let e) = ConfigLoader.load("max_baseline_values: 8\n", file: "c.yaml") else { Issue.record("loaded"); return }
+        #expect(e.diagnostics.map(\.description).contains { $0.hasPrefix("c.yaml:1:22: error: max_baseline_values:") }, "\(e.diagnostics)")
+    }
+
     /// The README's custom rule: any approve of a secret_read in prod between 00:00 and 06:00 Berlin time.
     @Test func customNightSecretReadRule() throws {
         let yaml = """

@@ -23,6 +23,12 @@ public struct EngineConfig: Sendable {
     public var maxFutureSkew: TimeSpan? = .minutes(10)
     /// Ceiling on tracked keys per detector; the oldest are evicted beyond it.
     public var maxKeys: Int = 1_000_000
+    /// Ceiling on the values one first-seen baseline keeps (an actor's
+    /// addresses and devices). Past it the baseline learns nothing more, so
+    /// one actor sending from ever new addresses cannot grow memory without
+    /// bound, nor push out what was learned first; a value not learned reads
+    /// as new each time (more findings, never fewer).
+    public var maxBaselineValues: Int = 4_096
     /// Ceiling on the process's memory; the engine keeps its keyed state
     /// within this minus a fixed allowance for the runtime and buffers.
     public var memoryLimit: Int = 256 << 20
@@ -43,7 +49,8 @@ public struct EngineConfig: Sendable {
 /// Loads the configuration file; collects every problem with its location.
 public enum ConfigLoader {
     public static let engineKeys = ["timezone", "holidays", "trusted_networks", "allowed_lateness", "line_limit",
-                                    "business_hours", "request_retention", "max_keys", "memory_limit", "max_future_skew"]
+                                    "business_hours", "request_retention", "max_keys", "max_baseline_values", "memory_limit",
+                                    "max_future_skew"]
 
     /// Parses `text`; keys in `otherKeys` are allowed and left to the caller.
     public static func load(_ text: String, file: String, otherKeys: [String] = []) -> Result<EngineConfig, LoadError> {
@@ -79,6 +86,7 @@ public enum ConfigLoader {
         if let v = m["line_limit"], let n = v.int("line_limit", min: 256, max: 64 * 1024 * 1024, &d) { c.lineLimit = n }
         if let v = m["request_retention"], let s = v.span("request_retention", &d) { c.requestRetention = s }
         if let v = m["max_keys"], let n = v.int("max_keys", min: 1000, &d) { c.maxKeys = n }
+        if let v = m["max_baseline_values"], let n = v.int("max_baseline_values", min: 16, &d) { c.maxBaselineValues = n }
         if let v = m["max_future_skew"] {
             // `off` (or 0) turns the check off.
             if v.scalar == "off" { c.maxFutureSkew = nil } else if let s = v.span("max_future_skew", &d) { c.maxFutureSkew = s.micros > 0 ? s : nil }

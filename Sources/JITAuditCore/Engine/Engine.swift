@@ -32,6 +32,10 @@ public struct Engine: Sendable {
     /// `EventKind.rawValue`), so most rules skip most events without evaluating anything.
     private let kindMasks: [UInt8]
     private let sweepInterval: TimeSpan
+    /// Per rule: the values its first-seen baselines hold in all, for the
+    /// memory estimate. Derived from the state (counted at init, kept up to
+    /// date), so not part of it.
+    private var baselineValueCounts: [Int]
 
     public init(rules: RuleSet, config: EngineConfig, state: EngineState = EngineState()) {
         self.rules = rules
@@ -72,6 +76,11 @@ public struct Engine: Sendable {
         // A request must outlive its longest deadline, or an absence would fire on forgotten core.
         retention = max(config.requestRetention, TimeSpan(micros: longest.micros + config.allowedLateness.micros))
         sweepInterval = max(.hours(1), TimeSpan(micros: retention.micros / 2))
+        baselineValueCounts = perRule.map { Engine.valueCount($0.baselines) }
+    }
+
+    static func valueCount(_ baselines: ShardedTable<Baseline>) -> Int {
+        baselines.values.reduce(0) { $0 + $1.values.count }
     }
 
     /// The whole state, for a checkpoint. Rules' state is keyed by rule id.
@@ -228,6 +237,8 @@ public struct Engine: Sendable {
         guard fs.learnFrom.evaluate(subject, rules.calendars) else { return }
         guard let (display, key) = subject.groupKey(fs.groupBy) else { return }
         var new: [(String, String)] = []
+        var added = 0, refused = 0
+        let limit = config.maxBaselineValues
         perRule[i].baselines.withValue(forKey: key, default: { Baseline(lastSeen: e.ts) }) { base in
             if e.ts > base.lastSeen { base.lastSeen = e.ts }
             for ref in fs.values {
@@ -240,8 +251,15 @@ public struct Engine: Sendable {
                 case let v:
                     token = .text(field: ref.description, value: v.text!)
                 }
-                if base.values.insert(token).inserted { new.append((ref.description, subject.value(ref).text!)) }
+                let r = base.values.insert(token, limit: limit)
+                if r.new { new.append((ref.description, subject.value(ref).text!)) }
+                if r.kept { added += 1 } else if r.new { refused += 1 }
             }
+        }
+        baselineValueCounts[i] += added
+        if refused > 0 {
+            reportEvictions([("\(rule.id) values of \(display) not learned", refused)], at: e.ts,
+                            ceiling: "max_baseline_values \(limit)")
         }
         guard !new.isEmpty, let first = core.firstEventTs, e.ts >= first + fs.learningPeriod,
               fs.when.evaluate(subject, rules.calendars) else { return }
@@ -369,6 +387,7 @@ public struct Engine: Sendable {
             }
             if keep(perRule[i].baselines.count) < perRule[i].baselines.count {
                 evicted.append(("\(id) baselines", Engine.evictOldest(&perRule[i].baselines, keep: keep(perRule[i].baselines.count)) { $0.lastSeen }))
+                baselineValueCounts[i] = Engine.valueCount(perRule[i].baselines)
             }
             if keep(perRule[i].lastFired.count) < perRule[i].lastFired.count {
                 evicted.append(("\(id) suppressions", Engine.evictOldest(&perRule[i].lastFired, keep: keep(perRule[i].lastFired.count)) { $0 }))
@@ -387,8 +406,16 @@ public struct Engine: Sendable {
             core.stats.releasedEarly += released
             evicted.append(("events released before the watermark", released))
         }
-        evicted.removeAll { $0.1 == 0 }
-        guard !evicted.isEmpty, let now = core.maxTs else { return }
+        guard let now = core.maxTs else { return }
+        reportEvictions(evicted, at: now, ceiling: "max_keys \(limit)")
+    }
+
+    /// Counts what was evicted and raises a `state_evicted` finding about it,
+    /// at most one per hour of event time (all in the state, so a resumed
+    /// engine reports as an uninterrupted one).
+    private mutating func reportEvictions(_ list: [(String, Int)], at now: Timestamp, ceiling: String) {
+        let evicted = list.filter { $0.1 > 0 }
+        guard !evicted.isEmpty else { return }
         let n = evicted.reduce(0) { $0 + $1.1 }
         core.stats.evicted += n
         core.evictedSinceFinding += n
@@ -397,7 +424,7 @@ public struct Engine: Sendable {
         let tables = evicted.map { "\($0.1) from \($0.0)" }.joined(separator: ", ")
         let f = Finding(id: Finding.makeID(rule: Engine.stateEvictedRule, actorKey: "jitaudit", requestID: nil, ts: now),
                         rule: Engine.stateEvictedRule, severity: .medium, ts: now, actor: "jitaudit", requestID: nil,
-                        summary: "state evicted at the key ceiling (max_keys \(limit)): \(core.evictedSinceFinding) keys since the last notice (now \(tables)); detections may miss what those keys held",
+                        summary: "state evicted at the key ceiling (\(ceiling)): \(core.evictedSinceFinding) keys since the last notice (now \(tables)); detections may miss what those keys held",
                         evidence: Evidence())
         core.evictedSinceFinding = 0
         core.stats.findingsByRule[Engine.stateEvictedRule, default: 0] += 1
@@ -408,8 +435,9 @@ public struct Engine: Sendable {
     /// table sizes and per-entry costs measured with `scripts/bench-memory`.
     public var estimatedStateBytes: Int {
         var total = core.requests.count * (900 + core.meanRequestLine) + core.reorder.count * (600 + core.meanRequestLine)
-        for r in perRule {
-            total += r.baselines.count * 400 + r.windows.count * 300 + r.lastFired.count * 120
+        for (i, r) in perRule.enumerated() {
+            // A value past a baseline's first few: its set entry and text.
+            total += r.baselines.count * 400 + baselineValueCounts[i] * 100 + r.windows.count * 300 + r.lastFired.count * 120
         }
         return total
     }

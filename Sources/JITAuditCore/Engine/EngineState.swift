@@ -138,6 +138,20 @@ struct BaselineValues: Codable, Sendable, Sequence, Equatable {
 
     var count: Int { many?.count ?? few.count }
 
+    /// Adds `v` unless known, up to `limit` values. Past it nothing more is
+    /// learned: `v` is `new` (not known) but not kept, so it reads as new
+    /// again next time. Values learned first stay, and a flood of new values
+    /// cannot push them out.
+    mutating func insert(_ v: BaselineValue, limit: Int) -> (new: Bool, kept: Bool) {
+        if count < limit { let r = insert(v).inserted; return (r, r) }
+        return (!contains(v), false)
+    }
+
+    func contains(_ v: BaselineValue) -> Bool {
+        if let many { return many.contains(v) }
+        return few.contains(v)
+    }
+
     /// Adds `v` unless known; `inserted` says whether it was new.
     @discardableResult
     mutating func insert(_ v: BaselineValue) -> (inserted: Bool, memberAfterInsert: BaselineValue) {
