@@ -91,6 +91,43 @@ import Testing
         #expect(resumed.estimatedStateBytes == whole.estimatedStateBytes)
     }
 
+    /// A state that lives at its memory budget is trimmed a sixty-fourth of
+    /// the shards per check (bounded work each time, not a select over
+    /// whole tables), oldest first within each shard, and stays near the
+    /// budget; the eviction is counted and reported.
+    @Test func aStateAtItsBudgetIsTrimmedASliceAtATime() throws {
+        let config = try ConfigLoader.load("memory_limit: 64MiB", file: "c").get()
+        var engine = Engine(rules: try RuleSet.defaults(config: config), config: config)
+        let budget = config.stateMemoryBudget
+        let t0 = RFC3339.parse("2026-03-02T09:00:00Z")!
+        var notices = 0, checksWithEviction = 0, largestStep = 0
+        var lastEvicted = 0
+        let pad = String(repeating: "x", count: 1000)
+        for i in 0..<80_000 {
+            // A request every 8th event (the others approve it), one event a
+            // second: all within request_retention, a little past the budget.
+            let t = t0 + TimeSpan(micros: Int64(i) * 1_000_000)
+            let rid = "req-\(i / 8)"
+            if i % 8 == 0 {
+                engine.ingest(try decode(line(t.rfc3339, "request", rid, "u\(i % 50)", ["justification": pad])))
+            } else {
+                engine.ingest(try decode(line(t.rfc3339, "approve", rid, "a\(i % 7)")))
+            }
+            notices += engine.takeFindings().filter { $0.rule == "state_evicted" }.count
+            let step = engine.stats.evicted - lastEvicted
+            if step > 0 { checksWithEviction += 1; largestStep = max(largestStep, step) }
+            lastEvicted = engine.stats.evicted
+            #expect(engine.estimatedStateBytes <= budget + budget / 8 + 256 * 2000, "event \(i): \(engine.estimatedStateBytes) of \(budget)")
+        }
+        #expect(engine.stats.evicted > 0 && notices >= 1)
+        // Each check removes from one slice of the shards: a small part of the table.
+        #expect(checksWithEviction > 10)
+        #expect(largestStep < engine.state.requests.count / 20, "at most \(largestStep) keys at one check")
+        // Within a slice the oldest go: the newest requests are all still known.
+        let s = engine.state
+        #expect((9_900..<10_000).allSatisfy { s.requests["req-\($0)"] != nil })
+    }
+
     @Test func evictsTheLeastRecentlyActive() {
         var table = ShardedTable<Timestamp>()
         for i in 0..<100 { table["k\(i)"] = Timestamp(micros: Int64(i)) }

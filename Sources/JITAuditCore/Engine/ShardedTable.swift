@@ -109,6 +109,21 @@ struct ShardedTable<Value> {
         count -= victims.count
     }
 
+    /// Removes the `fraction` of shard `s`'s entries that are oldest by
+    /// `age` (ties by key, so the choice depends on the entries alone);
+    /// returns how many went. Touches one shard only.
+    mutating func removeOldest(inShard s: Int, fraction: Double, age: (Value) -> Timestamp,
+                               removed: (Value) -> Void = { _ in }) -> Int {
+        let n = Int(Double(shards[s].count) * fraction)
+        guard n > 0 else { return 0 }
+        let victims = shards[s].map { (key: $0.key, age: age($0.value)) }
+            .sorted { $0.age != $1.age ? $0.age < $1.age : $0.key < $1.key }
+            .prefix(n)
+        for v in victims { if let gone = shards[s].removeValue(forKey: v.key) { removed(gone) } }
+        count -= victims.count
+        return victims.count
+    }
+
     mutating func reserveCapacity(_ n: Int) {
         for s in shards.indices { shards[s].reserveCapacity(n / Self.shardCount + 1) }
     }
