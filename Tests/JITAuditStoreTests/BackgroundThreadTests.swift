@@ -99,6 +99,8 @@ import Testing
             usleep(20_000)
         }
         #expect(after.map { $0 == (10, 5) } == true, "after the task: \(String(describing: after))")
-        #expect(queue.boosts == 1)
+        // Once, or twice when the thread also takes the caller's own task
+        // before the caller gets back to run it (it lifts the thread again).
+        #expect((1...2).contains(queue.boosts), "\(queue.boosts)")
     }
 }
