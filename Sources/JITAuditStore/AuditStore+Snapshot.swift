@@ -4,8 +4,8 @@ extension AuditStore {
     /// The engine state encoded for the `engine_snapshot` table. Touches no
     /// connection, so a writer can encode on another thread while it goes on
     /// writing, and store the result with ``saveSnapshot(encoded:throughSeq:at:)``.
-    package static func encodeSnapshot(_ state: EngineState, path: String) throws(StoreError) -> [UInt8] {
-        try SnapshotCodec.encode(state, path: path)
+    package static func encodeSnapshot(_ state: consuming EngineState, path: String) throws(StoreError) -> [UInt8] {
+        try SnapshotCodec.encode(consume state, path: path)
     }
 
     /// Stores an engine snapshot encoded by ``encodeSnapshot(_:path:)``, in a

@@ -14,8 +14,9 @@ enum SnapshotCodec {
     static let inlineFormat = "bin-v1"
     static let jsonFormat = "json-v1"
 
-    static func encode(_ state: EngineState, path: String) throws(StoreError) -> [UInt8] {
-        state.binaryEncoded(requestEventsByReference: true)
+    /// Takes the state: it is emptied as it is written (``EngineState/drainBinaryEncoded(requestEventsByReference:)``).
+    static func encode(_ state: consuming EngineState, path: String) throws(StoreError) -> [UInt8] {
+        state.drainBinaryEncoded(requestEventsByReference: true)
     }
 
     /// `requestEvent` finds a request event a `bin-v2` state names; `unresolved`

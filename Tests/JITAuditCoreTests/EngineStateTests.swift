@@ -95,6 +95,34 @@ import Testing
         }
     }
 
+    /// The daemon encodes its snapshots by draining a copy of the state
+    /// (``EngineState/drainBinaryEncoded(requestEventsByReference:)``): it
+    /// writes what encoding without draining writes, in both forms, and the
+    /// engine's own state is untouched.
+    @Test func drainingAStateWritesWhatEncodingItWrites() throws {
+        let config = try ConfigLoader.load("", file: "c").get()
+        var engine = Engine(rules: try RuleSet.defaults(config: config), config: config)
+        for d in 2...20 {
+            let hour = String(format: "2026-03-02T%02d", d)
+            for k in 0..<6 {
+                engine.ingest(try decode(line("\(hour):0\(k):00Z", "request", "n\(d)-\(k)", "u\(k)", ["priority": "high"])))
+                engine.ingest(try decode(line("\(hour):0\(k):30Z", "approve", "n\(d)-\(k)", "a\(d)", ["source_ip": "10.0.\(d).\(k)", "device_id": "dev-\(d)-\(k)"])))
+            }
+            _ = engine.takeFindings()
+        }
+        let state = engine.state
+        #expect(state.rules.values.contains { !$0.baselines.isEmpty } && state.requests.count > 20)
+        for byReference in [false, true] {
+            // One state value, so both walk its tables in the same order.
+            let expected = state.binaryEncoded(requestEventsByReference: byReference)
+            #expect(state.drainBinaryEncoded(requestEventsByReference: byReference) == expected)
+        }
+        // What was drained was a copy: the engine's state and `state` are whole.
+        let again = engine.state
+        #expect(again.requests.count == state.requests.count && again.requests.count > 20)
+        #expect(again.binaryEncoded().count == state.binaryEncoded().count)
+    }
+
     /// An actor's known values are kept in an array while few and in a set
     /// beyond; either way each is known once learned, new values are new,
     /// and both forms survive a snapshot.

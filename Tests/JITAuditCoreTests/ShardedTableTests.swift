@@ -48,6 +48,45 @@ struct ShardedTableTests {
         #expect(table.largestShard < 4 * 64_000 / ShardedTable<Int>.shardCount)
     }
 
+    /// A snapshot's copy drained shard by shard (the daemon's encoder) lets
+    /// go of each shard as it goes: the table then changes a shard already
+    /// drained in place, and copies one not drained yet. Every entry is
+    /// passed once, the copy ends empty, and the table keeps everything.
+    @Test func drainingACopyLetsGoOfEachShardInTurn() {
+        var table = ShardedTable<Int>()
+        for i in 0..<20_000 { table["req-\(i)"] = i }
+        var keyInShard: [Int: String] = [:]
+        for i in 0..<20_000 where keyInShard[ShardedTable<Int>.shard("req-\(i)")] == nil {
+            keyInShard[ShardedTable<Int>.shard("req-\(i)")] = "req-\(i)"
+        }
+        /// Sets `key` to its own value; whether its shard kept its storage.
+        func changedInPlace(_ key: String) -> Bool {
+            let before = table.storageOfShard(of: key)
+            table[key] = table[key]
+            return table.storageOfShard(of: key) == before
+        }
+        var snapshot = table
+        var passed = 0, sum = 0, current = -1, inPlace = 0, copied = 0, checked = 0
+        snapshot.drain { key, value in
+            passed += 1
+            sum += value
+            let s = ShardedTable<Int>.shard(key)
+            guard s != current else { return }
+            current = s
+            // Only every 16th shard, to leave most shards untouched before their turn.
+            guard s % 16 == 8 else { return }
+            checked += 1
+            if let done = keyInShard[s - 8], changedInPlace(done) { inPlace += 1 }
+            if let next = keyInShard[s + 4], !changedInPlace(next) { copied += 1 }
+        }
+        #expect(checked > 50)
+        #expect(inPlace == checked, "a shard the copy let go of was still shared")
+        #expect(copied == checked, "a shard the copy still held was changed in place")
+        #expect(passed == 20_000 && sum == (0..<20_000).reduce(0, +))
+        #expect(snapshot.isEmpty && snapshot.map(\.key).isEmpty)
+        #expect(table.count == 20_000 && table["req-19999"] == 19_999)
+    }
+
     /// Request ids and identities of the usual shapes spread over the shards
     /// (no shard holds more than a few times its share): a batch after a
     /// snapshot then copies small shards only.

@@ -116,6 +116,17 @@ struct RuleState: Codable, Sendable {
     var lastFired = ShardedTable<Timestamp>()
 }
 
+extension RuleState {
+    /// About what ``BinaryWriter/drainRuleState(_:)`` writes for this state,
+    /// so the encoder reserves its buffer once: growing it by doubling took
+    /// twice the fresh memory, whose first touch is most of an encoding's time
+    /// in a VM that backs guest memory lazily.
+    var estimatedBinaryBytes: Int {
+        windows.values.reduce(0) { $0 + 24 + $1.count * 40 } + lastFired.count * 24
+            + baselines.values.reduce(0) { $0 + 24 + $1.values.count * 18 }
+    }
+}
+
 /// Values seen for one group key of a first-seen rule.
 struct Baseline: Codable, Sendable {
     var values = BaselineValues()
@@ -167,6 +178,11 @@ struct BaselineValues: Codable, Sendable, Sequence, Equatable {
     }
 
     func makeIterator() -> IndexingIterator<[BaselineValue]> { (many.map(Array.init) ?? few).makeIterator() }
+
+    /// Every value, without gathering a set's values in an array first.
+    func forEachValue(_ body: (BaselineValue) -> Void) {
+        if let many { for v in many { body(v) } } else { for v in few { body(v) } }
+    }
 
     /// Set equality: the same values, in whatever order they were learned.
     static func == (a: Self, b: Self) -> Bool { Set(a) == Set(b) }

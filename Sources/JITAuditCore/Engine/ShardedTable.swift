@@ -124,6 +124,21 @@ struct ShardedTable<Value> {
         return victims.count
     }
 
+    /// Passes every entry to `body` a shard at a time, letting go of each
+    /// shard once passed; the table is empty afterwards.
+    ///
+    /// For a snapshot's copy of the engine's table: a shard it no longer
+    /// holds is the engine's alone again, which the engine then changes in
+    /// place instead of copying it.
+    mutating func drain(_ body: (String, Value) -> Void) {
+        for s in shards.indices {
+            let shard = shards[s]
+            shards[s] = [:]
+            for (k, v) in shard { body(k, v) }
+        }
+        count = 0
+    }
+
     mutating func reserveCapacity(_ n: Int) {
         for s in shards.indices { shards[s].reserveCapacity(n / Self.shardCount + 1) }
     }
@@ -196,6 +211,11 @@ extension ShardedTable {
 
     /// Entries in the fullest shard.
     var largestShard: Int { shards.map(\.count).max() ?? 0 }
+
+    /// The storage of the shard `key` falls in (changes when the shard is copied).
+    func storageOfShard(of key: String) -> ObjectIdentifier? {
+        shards[Self.shard(key)].withStorageIdentity { $0 }
+    }
 }
 
 private extension Dictionary {

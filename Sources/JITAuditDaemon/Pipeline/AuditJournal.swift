@@ -82,7 +82,7 @@ public protocol AuditJournal: AnyObject {
     var committedSeq: Int64 { get }
     /// Encodes an engine state for ``saveSnapshot(encoded:throughSeq:at:)``.
     /// Uses no connection: may run on another thread while commits go on.
-    func encodeSnapshot(_ state: EngineState) throws -> [UInt8]
+    func encodeSnapshot(_ state: consuming EngineState) throws -> [UInt8]
     /// Stores a snapshot of the state after event `throughSeq` (taken while
     /// later events were being committed), in a transaction of its own; never
     /// replaces a newer one.

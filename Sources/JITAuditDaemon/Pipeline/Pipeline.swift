@@ -278,9 +278,13 @@ public actor Pipeline: LineIntake {
     /// Encodes `state` off the actor and the worker, then has the worker store it.
     private func saveSnapshot(_ state: EngineState, throughSeq seq: Int64, at now: Timestamp) {
         guard let journal else { return }
+        // Held only until encoded, not while its parts are saved: every table
+        // the state still shares is copied by the engine on its next change,
+        // so the longer it is held the more of the state the engine copies.
+        let held = HeldState(state)
         snapshotTask = Task {
             do {
-                let (encoded, cpu) = try await journal.encode(state)
+                let (encoded, cpu) = try await journal.encode(held)
                 // In parts, each a job of its own on the worker: commits queued
                 // meanwhile run between them instead of waiting for the whole blob.
                 let size = max(1, partBytes)
@@ -320,6 +324,21 @@ public actor Pipeline: LineIntake {
         }
         group.done.finish(result.map { _ in })
         startCommit()
+    }
+}
+
+/// An engine state on its way to the encoder, given up once taken.
+final class HeldState: Sendable {
+    private let state: Mutex<EngineState?>
+
+    init(_ state: EngineState) { self.state = Mutex(state) }
+
+    /// The state; after this the holder keeps no reference to it.
+    func take() -> EngineState {
+        state.withLock { s in
+            defer { s = nil }
+            return s!
+        }
     }
 }
 
@@ -378,12 +397,16 @@ final class JournalWorker: @unchecked Sendable {
     }
 
     /// Encodes a snapshot on a global queue (neither the worker nor the actor
-    /// waits for it); returns it with the CPU time the encoding took.
-    func encode(_ state: EngineState) async throws -> ([UInt8], TimeSpan) {
+    /// waits for it), and lets go of the state there; returns the encoding
+    /// with the CPU time it took.
+    func encode(_ held: HeldState) async throws -> ([UInt8], TimeSpan) {
         try await withCheckedThrowingContinuation { c in
             DispatchQueue.global(qos: .utility).async {
                 let start = Self.threadCPUTime()
-                c.resume(with: Result { (try self.journal.encodeSnapshot(state), TimeSpan(micros: Self.threadCPUTime() - start)) })
+                let result = Result { try self.journal.encodeSnapshot(held.take()) }
+                // The storage the engine has copied since is freed here, on
+                // this thread, not on the pipeline's.
+                c.resume(with: result.map { ($0, TimeSpan(micros: Self.threadCPUTime() - start)) })
             }
         }
     }

@@ -41,8 +41,8 @@ public final class StoreJournal: AuditJournal {
 
     public var committedSeq: Int64 { store.chainHead?.seq ?? 0 }
 
-    public func encodeSnapshot(_ state: EngineState) throws -> [UInt8] {
-        try AuditStore.encodeSnapshot(state, path: path)
+    public func encodeSnapshot(_ state: consuming EngineState) throws -> [UInt8] {
+        try AuditStore.encodeSnapshot(consume state, path: path)
     }
 
     public func saveSnapshot(encoded: [UInt8], throughSeq: Int64, at now: Timestamp) throws {
