@@ -24,10 +24,12 @@ static inline int jitaudit_sqlite3_disable_memstatus(void) {
 /// waking thread of the normal policy takes its core at once; where that is
 /// denied (a seccomp filter without `sched_setscheduler`), nice `nice` is
 /// the fallback. Returns 2 with `SCHED_IDLE`, 1 with the nice only, 0 with
-/// neither.
-static inline int jitaudit_background_thread(const char *name, int nice) {
+/// neither. With `idle` 0 the thread only gets the nice (work that must not
+/// starve on a busy host).
+static inline int jitaudit_background_thread(const char *name, int nice, int idle) {
     prctl(PR_SET_NAME, name, 0, 0, 0);
     int niced = setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice) == 0;
+    if (!idle) return niced;
     struct sched_param none = { 0 };
     if (sched_setscheduler(0, 5 /* SCHED_IDLE, which <sched.h> shows only with _GNU_SOURCE */, &none) == 0) return 2;
     return niced;

@@ -15,6 +15,15 @@ import Testing
         #expect(queue.scheduling == 2, "as root the thread gets SCHED_IDLE")
     }
 
+    /// `idle: false` (the log's checkpointer): the nice only, never `SCHED_IDLE`.
+    @Test func aThreadThatMustNotStarveGetsTheNiceOnly() throws {
+        let queue = BackgroundThread(name: "test.niceonly", nice: 10, idle: false)
+        queue.sync {}
+        #expect(queue.scheduling == 1)
+        #expect(Self.scheduling(of: queue.threadID).map { $0 == (10, 0) } == true,
+                "\(String(describing: Self.scheduling(of: queue.threadID)))")
+    }
+
     /// A thread that never gets a core (held here) does not keep a caller of
     /// `sync` waiting: the caller runs what is queued itself, in order.
     @Test func syncRunsWhatTheThreadHasNotStarted() {

@@ -35,6 +35,12 @@ struct WALCheckpointTests {
         // checkpointed it itself.
         try appendLarge(store, 4_000)
         #expect(store.backgroundCheckpoints > 0)
+        // On a thread of its own at nice 10, the normal policy (not idle-only,
+        // which a busy host could starve until the writer copied it all).
+        let threads = try BackgroundThreadTests.scheduling(ofThreadsNamed: "jitaudit.ckpt")
+        // (Another store's checkpointer may be lifted to nice 0 for a moment
+        // while its writer closes, when tests run in parallel.)
+        #expect(threads.contains { $0 == (10, 0) } && threads.allSatisfy { $0.policy == 0 }, "checkpointer threads: \(threads)")
         let wal = walBytes(db)
         #expect(wal > 0 && wal < 24 << 20, "WAL file is \(wal) bytes")
         // A reader sees everything, the chain is intact.

@@ -59,13 +59,15 @@ final class BackgroundThread: @unchecked Sendable {
     }
     private let state = State()
 
-    init(name: String, nice: Int32) {
+    /// `idle` false: nice `nice` only, never `SCHED_IDLE` (for work that
+    /// must keep up on a host with no idle core).
+    init(name: String, nice: Int32, idle: Bool = true) {
         let state = self.state
         let thread = Thread {
             // SCHED_IDLE and the nice fail (EPERM) where a seccomp filter denies
             // sched_setscheduler and setpriority; the unit allows both
             // (systemd/jitaudit.service).
-            let priority = jitaudit_background_thread(name, nice)
+            let priority = jitaudit_background_thread(name, nice, idle ? 1 : 0)
             state.condition.lock()
             state.priority = priority
             state.tid = jitaudit_gettid()
@@ -85,7 +87,7 @@ final class BackgroundThread: @unchecked Sendable {
                 state.runningOnThread = false
                 if state.boosted {
                     // Back to idle cores only, as the thread started.
-                    _ = jitaudit_background_thread(name, nice)
+                    _ = jitaudit_background_thread(name, nice, idle ? 1 : 0)
                     state.boosted = false
                 }
                 state.condition.unlock()

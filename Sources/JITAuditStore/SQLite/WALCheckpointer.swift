@@ -26,7 +26,12 @@ import Glibc
 /// holds `hardLimitFrames`, as SQLite's own would: the log stays bounded.
 package final class WALCheckpointer: Sendable {
     private let connection: SendableConnection
-    private let queue = DispatchQueue(label: "jitaudit.wal-checkpoint", qos: .utility)
+    /// At nice 10: a checkpoint copies up to 32 MiB and syncs, and at the
+    /// normal priority it took a core from the engine and the writer when
+    /// they wanted it (a Dispatch queue at `.utility` is no lower on Linux).
+    /// Not `SCHED_IDLE`: starved on a busy host, the log would reach
+    /// `hardLimitFrames` and the writer copy it all in a commit.
+    private let queue = BackgroundThread(name: "jitaudit.ckpt", nice: 10, idle: false)
     private let requested = Atomic<Bool>(false)
     /// Frames the last checkpoint copied. The writer starts the log over at
     /// its first transaction after a checkpoint that copied every frame; a
