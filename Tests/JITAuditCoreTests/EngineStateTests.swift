@@ -102,14 +102,16 @@ import Testing
     @Test func drainingAStateWritesWhatEncodingItWrites() throws {
         let config = try ConfigLoader.load("", file: "c").get()
         var engine = Engine(rules: try RuleSet.defaults(config: config), config: config)
-        for d in 2...20 {
-            let hour = String(format: "2026-03-02T%02d", d)
-            for k in 0..<6 {
-                engine.ingest(try decode(line("\(hour):0\(k):00Z", "request", "n\(d)-\(k)", "u\(k)", ["priority": "high"])))
-                engine.ingest(try decode(line("\(hour):0\(k):30Z", "approve", "n\(d)-\(k)", "a\(d)", ["source_ip": "10.0.\(d).\(k)", "device_id": "dev-\(d)-\(k)"])))
+        // Six requests an hour, each approved from an address and device of its own.
+        let lines = (2...20).flatMap { h in
+            (0..<6).flatMap { k in
+                let at = String(format: "2026-03-02T%02d:0%d", h, k)
+                return [line("\(at):00Z", "request", "n\(h)-\(k)", "u\(k)", ["priority": "high"]),
+                        line("\(at):30Z", "approve", "n\(h)-\(k)", "a\(h)", ["source_ip": "10.0.\(h).\(k)", "device_id": "dev-\(h)-\(k)"])]
             }
-            _ = engine.takeFindings()
         }
+        for l in lines { engine.ingest(try decode(l)) }
+        _ = engine.takeFindings()
         let state = engine.state
         #expect(state.rules.values.contains { !$0.baselines.isEmpty } && state.requests.count > 20)
         for byReference in [false, true] {
