@@ -253,12 +253,17 @@ public actor Pipeline: LineIntake {
         inFlight = group.done
         let now = group.parts[group.parts.count - 1].receivedAt
         // Every event the engine has seen is in this group or committed before it.
-        var background: EngineState?
+        var background: Task<([UInt8], TimeSpan), any Error>?
         if group.snapshot {
             group.parts[group.parts.count - 1].engineState = engine.state
             lastSnapshot = now
         } else if !snapshotPending && now - lastSnapshot >= max(snapshotInterval, snapshotBackoff) {
-            background = engine.state
+            // Encoded from now, beside this commit; only saving waits for it.
+            // Every table the state shares, the engine copies on its next
+            // change until the encoder has let go of it, so the sooner the
+            // encoder starts, the less the engine copies.
+            let held = HeldState(engine.state)
+            background = Task { try await journal.encode(held) }
             lastSnapshot = now
             snapshotPending = true
         }
@@ -275,16 +280,14 @@ public actor Pipeline: LineIntake {
         }
     }
 
-    /// Encodes `state` off the actor and the worker, then has the worker store it.
-    private func saveSnapshot(_ state: EngineState, throughSeq seq: Int64, at now: Timestamp) {
+    /// Has the worker store a state being encoded off the actor and the
+    /// worker (the state is let go of once encoded, not held while its parts
+    /// are saved).
+    private func saveSnapshot(_ encoding: Task<([UInt8], TimeSpan), any Error>, throughSeq seq: Int64, at now: Timestamp) {
         guard let journal else { return }
-        // Held only until encoded, not while its parts are saved: every table
-        // the state still shares is copied by the engine on its next change,
-        // so the longer it is held the more of the state the engine copies.
-        let held = HeldState(state)
         snapshotTask = Task {
             do {
-                let (encoded, cpu) = try await journal.encode(held)
+                let (encoded, cpu) = try await encoding.value
                 // In parts, each a job of its own on the worker: commits queued
                 // meanwhile run between them instead of waiting for the whole blob.
                 let size = max(1, partBytes)
