@@ -19,6 +19,8 @@ final class RecordingJournal: AuditJournal, @unchecked Sendable {
         /// Ids of the findings committed, as a store keeps them (unique).
         var findingIDs: Set<String> = []
         var partsStaged = 0
+        /// Snapshots encoded, and how many commits had ended when each began.
+        var encodesStartedAfterCommits: [Int] = []
     }
     let state = Mutex(State())
     private let gate = DispatchSemaphore(value: 0)
@@ -46,7 +48,10 @@ final class RecordingJournal: AuditJournal, @unchecked Sendable {
 
     var committedSeq: Int64 { Int64(state.withLock { $0.committedEvents }) }
 
-    func encodeSnapshot(_ s: EngineState) throws -> [UInt8] { Array(String(s.stats.events).utf8) }
+    func encodeSnapshot(_ s: EngineState) throws -> [UInt8] {
+        state.withLock { $0.encodesStartedAfterCommits.append($0.commits.count) }
+        return Array(String(s.stats.events).utf8)
+    }
 
     func saveSnapshot(encoded: [UInt8], throughSeq: Int64, at now: Timestamp) throws {
         let seen = Int(String(decoding: encoded, as: UTF8.self))!
@@ -191,6 +196,31 @@ struct PipelineTests {
         let commits = journal.state.withLock { $0.commits }
         #expect(commits.count == 3)
         #expect(commits.map { $0.flatMap { $0 } } == [Array(1...10), Array(11...40), Array(41...50)])
+    }
+
+    /// A periodic snapshot is encoded while the commit it follows is still
+    /// being written (only saving it waits for that commit): the sooner the
+    /// encoder starts, the less of the state the engine copies before the
+    /// encoder lets go of it. It is saved once the commit is done.
+    @Test func aPeriodicSnapshotIsEncodedWhileItsCommitIsWritten() async throws {
+        let journal = RecordingJournal()
+        let p = try Self.pipeline(journal, snapshotInterval: TimeSpan(micros: 0))
+        journal.hold()
+        let first = Task { try await p.submit(Self.batch("a", lines: 0..<10)) }
+        // Encoded while the commit is held (the commit waits for `release`).
+        var waited = 0
+        while journal.state.withLock({ $0.encodesStartedAfterCommits.isEmpty }) && waited < 5_000 {
+            try await Task.sleep(for: .milliseconds(1))
+            waited += 1
+        }
+        let encodes = journal.state.withLock { $0.encodesStartedAfterCommits }
+        #expect(encodes == [0], "encodings began after these many commits: \(encodes)")
+        #expect(journal.state.withLock { $0.commits.isEmpty && $0.snapshots.isEmpty }, "nothing committed or saved before the commit ends")
+        journal.release()
+        #expect(try await first.value.accepted == 10)
+        try await p.checkpoint()
+        let saved = journal.state.withLock { $0.snapshots }
+        #expect(saved.first.map { $0.through == 10 && $0.seen == 10 } == true, "\(saved)")
     }
 
     /// A periodic snapshot is taken between commits, so the state it saves has
