@@ -17,10 +17,19 @@ guard args.count >= 2 else {
     FileHandle.standardError.write("usage: snapshot-stall FILE [WARM=1500000] [HOLD=10000] [BATCH=500] [MEASURED=50000]\n".data(using: .utf8)!)
     exit(2)
 }
-let warm = args.count > 2 ? Int(args[2])! : 1_500_000
-let hold = args.count > 3 ? Int(args[3])! : 10_000
-let batch = args.count > 4 ? Int(args[4])! : 500
-let measured = args.count > 5 ? Int(args[5])! : 50_000
+/// Positional argument `i` as a positive count, or `fallback` when absent.
+func count(_ i: Int, _ fallback: Int) -> Int {
+    guard args.count > i else { return fallback }
+    guard let n = Int(args[i]), n > 0 else {
+        FileHandle.standardError.write("snapshot-stall: argument \(i) must be a positive count, got \(args[i])\n".data(using: .utf8)!)
+        exit(2)
+    }
+    return n
+}
+let warm = count(2, 1_500_000)
+let hold = count(3, 10_000)
+let batch = count(4, 500)
+let measured = count(5, 50_000)
 
 func readEvents(_ path: String, count: Int) -> [Event] {
     guard let f = fopen(path, "r") else { fatalError("cannot open \(path)") }
@@ -49,9 +58,15 @@ let rules = try RuleSet.defaults(config: config)
 let events = readEvents(args[1], count: warm + measured)
 precondition(events.count == warm + measured, "the file has only \(events.count) events")
 
-@MainActor func run(snapshot: Bool) -> [Double] {
+/// An engine fed the first WARM events, sharing storage with nothing.
+@MainActor func warmedEngine() -> Engine {
     var engine = Engine(rules: rules, config: config)
     for e in events[..<warm] { engine.ingest(e); _ = engine.takeFindings() }
+    return engine
+}
+
+@MainActor func run(snapshot: Bool) -> [Double] {
+    var engine = warmedEngine()
     let t0 = now()
     var held: EngineState? = snapshot ? engine.state : nil
     let took = Double(now() - t0) / 1e6
@@ -84,11 +99,8 @@ for snapshot in [false, true, false, true] where repeatMode == nil && encodeTime
 // Every HOLD events a new snapshot (the last one released): the copying,
 // repeated, for a profiler.
 if let repeatMode {
-    var engine = Engine(rules: rules, config: config)
-    for e in events[..<warm] { engine.ingest(e); _ = engine.takeFindings() }
     for snapshot in [false, true] where repeatMode == "both" || (repeatMode == "snap") == snapshot {
-        var copy = engine
-        if !snapshot { copy.ingest(events[warm]) } // the first change copies what `engine` shares
+        var copy = warmedEngine()
         var held: EngineState? = nil
         let t0 = now()
         for (n, e) in events[warm...].enumerated() {
@@ -102,8 +114,7 @@ if let repeatMode {
 
 // What the encoder's side costs, with nothing else running.
 if let encodeTimes {
-    var engine = Engine(rules: rules, config: config)
-    for e in events[..<warm] { engine.ingest(e); _ = engine.takeFindings() }
+    let engine = warmedEngine()
     for _ in 0..<encodeTimes {
         let t0 = now()
         let state = engine.state
