@@ -26,15 +26,24 @@ package final class AuditStore {
         /// ``BulkWriter``). Since schema 7 no finding waits for a merge; the
         /// size trades the index file's pages rewritten per event against
         /// how many newest events lookups and reports read from the log
-        /// themselves. A bulk load uses larger merges (fewer statements),
-        /// `replay --db` 262,144. The daemon's 65,536 (4,096 until the seventh
-        /// round of docs/bench-live.md): the summaries' upserts land on pages
+        /// themselves. 65,536, in the daemon and `replay --db` (which used
+        /// 262,144 until its index writer shared the cores; see
+        /// ``indexWriterOnIdleCoresOnly``). The daemon used 4,096 until the
+        /// seventh round of docs/bench-live.md: the summaries' upserts land on pages
         /// all over the `requests` table, and with 4,096-event merges the
         /// index file's writer rewrote most of them at every merge, 5.9 of
         /// the 10.2 GB the daemon wrote in 40 s at 50,000 events/s; with
         /// 65,536, 0.9 of 5.1 GB, and the `fsync`s of the log's commits wait
         /// behind less.
         package var keyMergeEvents: Int = 65_536
+        /// Whether the index file's writer takes only idle cores
+        /// (`SCHED_IDLE`, the daemon: its merges must never delay a finding)
+        /// or shares the cores with the log's writer at the normal priority
+        /// (a bulk load, `replay --db`: no finding waits on latency there,
+        /// and with both cores busy an idle-only writer starved until the
+        /// log waited for it, `maxBehind` events later, and then ran alone:
+        /// 1 M events took 8.3 s with a third of it stalled).
+        package var indexWriterOnIdleCoresOnly = true
         /// Checkpoint the write-ahead log on a thread of its own instead of
         /// inside the commit that fills it (see ``WALCheckpointer``).
         package var backgroundCheckpoint = true
@@ -131,7 +140,8 @@ package final class AuditStore {
         // bucket's pages and the summaries' recent rows (`replay --db`
         // peak RSS 324 → 276 MiB, same speed).
         try BulkWriter(path: IndexFile.path(for: path), logPath: path, mergeEvents: options.keyMergeEvents,
-                       cacheKiB: options.cacheKiB / 4, busyTimeoutMilliseconds: options.busyTimeoutMilliseconds)
+                       cacheKiB: options.cacheKiB / 4, busyTimeoutMilliseconds: options.busyTimeoutMilliseconds,
+                       idleCoresOnly: options.indexWriterOnIdleCoresOnly)
     }
 
     /// Opens the index file again when it was deleted or replaced while this

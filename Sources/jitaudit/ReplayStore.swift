@@ -32,7 +32,7 @@ extension Replay {
         // A bulk load: fewer, larger merges into the lookup tables cost less
         // (measured: 10.6 s for 10^6 events at 262,144 against 11.8–12.0 s at
         // the daemon's 16,384), and the last one runs at the end.
-        let store = try openStore(path, mode: .write, busyTimeout: storeOptions.busyTimeout, command: "replay", keyMergeEvents: 262_144)
+        let store = try openStore(path, mode: .write, busyTimeout: storeOptions.busyTimeout, command: "replay", bulkLoad: true)
         if !quiet, files.isEmpty || files.contains("-") {
             // A pipe has no identity to resume by: like the socket, stdin is a
             // stream whose lines are logged as received.

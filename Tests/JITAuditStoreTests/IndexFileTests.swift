@@ -35,6 +35,29 @@ struct IndexFileTests {
         return out
     }
 
+    /// The daemon's index writer takes idle cores only, so its merges never
+    /// delay a finding; a bulk load's (`replay --db`) shares the cores at the
+    /// normal priority, since with both cores busy an idle-only one starved
+    /// until the log stopped to wait for it.
+    @Test func aBulkLoadsIndexWriterSharesTheCoresTheDaemonsTakesIdleOnesOnly() throws {
+        let db = try TempDB(); defer { db.cleanup() }
+        do {
+            let store = try db.open()
+            let writer = try #require(store.bulk)
+            let s = try #require(BackgroundThreadTests.scheduling(of: writer.threadID))
+            // 5: SCHED_IDLE (granted to root and under the unit; the daemon
+            // tests cover the fallback where it is denied).
+            #expect(s.policy == 5 && writer.scheduling == 2, "daemon's index writer: \(s)")
+        }
+        var o = AuditStore.Options()
+        o.indexWriterOnIdleCoresOnly = false
+        let store = try AuditStore(path: db.path, mode: .write, options: o)
+        let writer = try #require(store.bulk)
+        let s = try #require(BackgroundThreadTests.scheduling(of: writer.threadID))
+        #expect(s == (0, 0), "bulk load's index writer: \(s)")
+        #expect(store.indexWriterScheduling?.idle == false)
+    }
+
     /// The index file as it is after a fresh writer built it from the log.
     static func expectRebuilt(_ db: TempDB, because reason: String) throws {
         let store = try db.open()

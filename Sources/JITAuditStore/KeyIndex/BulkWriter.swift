@@ -6,7 +6,7 @@ import JITAuditCore
 import Synchronization
 
 /// The index file's writer (see ``IndexFile``): a connection and a thread
-/// of its own (``BackgroundThread``: idle cores only), fed after each commit of the audit log with the new
+/// of its own (``BackgroundThread``: idle cores only in the daemon), fed after each commit of the audit log with the new
 /// head and the committed events' summary part. Once the lookup tables or the
 /// summaries are ``AuditStore/Options/keyMergeEvents`` behind the head, it
 /// merges all three in one transaction of the index file, reading the new
@@ -20,7 +20,7 @@ import Synchronization
 /// before anything of that batch is written; the index file is derived, so
 /// what it had not merged is merged by the next writer.
 final class BulkWriter: @unchecked Sendable {
-    private let queue = BackgroundThread(name: "jitaudit.index", nice: 10)
+    private let queue: BackgroundThread
     private let failure = Mutex<StoreError?>(nil)
     /// How far all three tables reach, as last committed here (read by the log's writer).
     private let merged = Atomic<Int64>(0)
@@ -37,6 +37,8 @@ final class BulkWriter: @unchecked Sendable {
     let rebuiltBecause: String?
     /// How the writer's thread is scheduled (see ``BackgroundThread/scheduling``).
     var scheduling: Int32 { queue.scheduling }
+    /// The writer thread's id (what /proc/self/task lists).
+    var threadID: Int32 { queue.threadID }
     /// Device and inode of the file this writer opened at `path`.
     private let identity: (device: UInt64, inode: UInt64)?
 
@@ -63,7 +65,12 @@ final class BulkWriter: @unchecked Sendable {
     private var pending = SummaryBatch()
     private let mergeEvents: Int64
 
-    init(path: String, logPath: String, mergeEvents: Int, cacheKiB: Int, busyTimeoutMilliseconds: Int32) throws(StoreError) {
+    /// `idleCoresOnly` false: nice 0, the normal policy (a bulk load; see
+    /// ``AuditStore/Options/indexWriterOnIdleCoresOnly``).
+    init(path: String, logPath: String, mergeEvents: Int, cacheKiB: Int, busyTimeoutMilliseconds: Int32,
+         idleCoresOnly: Bool = true) throws(StoreError) {
+        queue = idleCoresOnly ? BackgroundThread(name: "jitaudit.index", nice: 10)
+                              : BackgroundThread(name: "jitaudit.index", nice: 0, idle: false)
         self.path = path
         self.mergeEvents = Int64(max(1, mergeEvents))
         maxBehind = max(2 * self.mergeEvents, 524_288)
