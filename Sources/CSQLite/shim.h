@@ -53,3 +53,14 @@ static inline int jitaudit_boost_thread(int tid) {
     if (errno != 0) return 1;
     return setpriority(PRIO_PROCESS, (id_t)tid, mine) == 0 ? 2 : 1;
 }
+
+/// Makes statements of `db` stop (SQLITE_INTERRUPT) once `*flag` is set
+/// (``jitaudit_flag_set``): SQLite calls the check every 1,000 virtual
+/// machine steps. Unlike `sqlite3_interrupt`, a flag set before a statement
+/// starts stops it too. `flag` NULL removes the check.
+static int jitaudit_flag_check(void *flag) { return __atomic_load_n((int *)flag, __ATOMIC_RELAXED); }
+static inline void jitaudit_stop_when_flagged(sqlite3 *db, int *flag) {
+    if (flag) sqlite3_progress_handler(db, 1000, jitaudit_flag_check, flag);
+    else sqlite3_progress_handler(db, 0, 0, 0);
+}
+static inline void jitaudit_flag_set(int *flag) { __atomic_store_n(flag, 1, __ATOMIC_RELAXED); }

@@ -44,6 +44,9 @@ package final class AuditStore {
         /// log waited for it, `maxBehind` events later, and then ran alone:
         /// 1 M events took 8.3 s with a third of it stalled).
         package var indexWriterOnIdleCoresOnly = true
+        /// How far the index file may fall behind before the log's commits
+        /// wait for its writer (nil: its default; tests make it small).
+        package var indexMaxBehindEvents: Int? = nil
         /// Checkpoint the write-ahead log on a thread of its own instead of
         /// inside the commit that fills it (see ``WALCheckpointer``).
         package var backgroundCheckpoint = true
@@ -141,7 +144,7 @@ package final class AuditStore {
         // peak RSS 324 → 276 MiB, same speed).
         try BulkWriter(path: IndexFile.path(for: path), logPath: path, mergeEvents: options.keyMergeEvents,
                        cacheKiB: options.cacheKiB / 4, busyTimeoutMilliseconds: options.busyTimeoutMilliseconds,
-                       idleCoresOnly: options.indexWriterOnIdleCoresOnly)
+                       idleCoresOnly: options.indexWriterOnIdleCoresOnly, maxBehind: options.indexMaxBehindEvents)
     }
 
     /// Opens the index file again when it was deleted or replaced while this
@@ -158,10 +161,14 @@ package final class AuditStore {
         let why: String
         if let b = bulk {
             guard let replaced = b.replaced else { return nil }
-            why = "\(replaced) while jitaudit was writing"
             // What the old writer has queued goes into the unlinked file; the
-            // new one rebuilds everything from the log.
+            // new one rebuilds everything from the log. Its own build, if it
+            // is still at it, is stopped rather than waited for (minutes on
+            // a large log, while the daemon's intake waited too).
+            let building = b.abandonBuild()
             b.settle()
+            let abandoned = building && b.abandonedBuild
+            why = "\(replaced) while jitaudit was writing" + (abandoned ? " (its unfinished build was abandoned)" : "")
             bulk = nil
         } else {
             why = "is open again after a failed attempt"

@@ -105,6 +105,82 @@ struct IndexFileTests {
         try KeyIndexTests.expectCompleteLookups(db, store, log)
     }
 
+    /// How far the index file's own markers reach (the file read directly).
+    static func indexMarker(_ db: TempDB) throws -> Int64? {
+        let c = try Connection(path: IndexFile.path(for: db.path), readOnly: true, create: false)
+        return try c.scalarInt("SELECT min(through_seq, actor_through, summary_through) FROM index_state")
+    }
+
+    /// A build of the index file from the log takes minutes on a large log
+    /// (10^7 events: 87 s). The log's commits meanwhile never wait for it,
+    /// however far behind it falls, and keep nothing of theirs in memory
+    /// for it: the summaries of their events are read back from the log
+    /// afterwards, and every event is merged once.
+    @Test func theLogsCommitsNeverWaitForABuildOfTheIndexFile() throws {
+        let db = try TempDB(); defer { db.cleanup() }
+        let log = GeneratedLog(seed: 89, requests: 500)
+        try log.append(to: try db.open(), to: 300, seed: 89)
+        IndexFile.remove(indexPath(db))
+        var o = AuditStore.Options()
+        o.keyMergeEvents = 40
+        o.indexMaxBehindEvents = 100
+        let store = try AuditStore(path: db.path, mode: .write, options: o)
+        let writer = try #require(store.bulk)
+        // The build never gets a core. A commit that waited for the writer
+        // would run it itself (a waiting caller runs what is queued).
+        writer.holdThread(true)
+        for (i, l) in log.lines[300...].enumerated() {
+            try store.append(try event(l.line), source: "/gen.jsonl", line: 301 + i, offset: Int64(300 + i) * 200, receivedAt: l.ts)
+            if i % 10 == 9 { try store.commit(at: l.ts) }
+        }
+        try store.commit(at: log.last)
+        #expect(log.lines.count - 300 > 5 * 100, "far more than the 100 events behind after which a commit waits")
+        #expect(try Self.indexMarker(db) == 0, "no commit waited for the build")
+        writer.holdThread(false)
+        try store.flushBulkTables()
+        #expect(try Self.indexMarker(db) == Int64(log.lines.count))
+        #expect(try db.scalar("SELECT count(*) FROM request_index") == Int64(log.lines.count))
+        #expect(try db.scalar("SELECT count(*) FROM actor_index") == Int64(log.lines.count))
+        #expect(try SummarySnapshot.stored(db) == (try SummarySnapshot.recomputed(db)))
+        try KeyIndexTests.expectCompleteLookups(db, store, log)
+        // Past the build, commits keep their summary part again and merges follow.
+        let more = GeneratedLog(seed: 90, requests: 60)
+        for (i, l) in more.lines.enumerated() {
+            let shifted = l.line.replacingOccurrences(of: "\"request_id\":\"r", with: "\"request_id\":\"m")
+            try store.append(try event(shifted), source: "/more.jsonl", line: i + 1, offset: Int64(i) * 200, receivedAt: l.ts)
+            if i % 10 == 9 { try store.commit(at: l.ts) }
+        }
+        try store.commit(at: more.last)
+        try store.flushBulkTables()
+        #expect(try SummarySnapshot.stored(db) == (try SummarySnapshot.recomputed(db)))
+        #expect(try db.scalar("SELECT count(*) FROM request_index") == (try db.scalar("SELECT count(*) FROM events")))
+    }
+
+    /// The index file deleted again while the writer still builds the one
+    /// it replaced: that build (into the unlinked file) is abandoned rather
+    /// than waited for, and the new file gets every event.
+    @Test func aBuildUnderWayIsAbandonedWhenItsFileIsDeletedAgain() throws {
+        let db = try TempDB(); defer { db.cleanup() }
+        let log = GeneratedLog(seed: 91, requests: 400)
+        try log.append(to: try db.open(), to: 500, seed: 91)
+        IndexFile.remove(indexPath(db))
+        let store = try db.open(keyMerge: 50)
+        // Its build has not run yet: without the abandon, the reopen would
+        // run all of it first (a waiting caller runs what is queued).
+        try #require(store.bulk).holdThread(true)
+        IndexFile.remove(indexPath(db))
+        let note = try store.reopenIndexFileIfReplaced()
+        #expect(note?.contains("was deleted while jitaudit was writing (its unfinished build was abandoned)") == true, "\(note ?? "no note")")
+        try log.append(to: store, from: 500, seed: 92)
+        try store.flushBulkTables()
+        #expect(try Self.indexMarker(db) == Int64(log.lines.count))
+        #expect(try db.scalar("SELECT count(*) FROM request_index") == Int64(log.lines.count))
+        #expect(try SummarySnapshot.stored(db) == (try SummarySnapshot.recomputed(db)))
+        #expect(try store.verifyChain().isIntact)
+        try KeyIndexTests.expectCompleteLookups(db, store, log)
+        #expect(try store.reopenIndexFileIfReplaced() == nil)
+    }
+
     @Test func anIndexFileAheadOfTheLogIsNotUsedAndRebuilt() throws {
         let db = try TempDB(); defer { db.cleanup() }
         let log = try Self.filled(db)

@@ -64,16 +64,38 @@ final class BulkWriter: @unchecked Sendable {
     /// The summary part of the committed events after the summaries' marker.
     private var pending = SummaryBatch()
     private let mergeEvents: Int64
+    /// The summaries of the events after `through[.summaries]` are to be
+    /// read back from the log: parts were not kept while ``building``.
+    private var summariesFromLog = false
+    /// The build at open was stopped by ``abandonBuild()`` before it ended.
+    private var buildAbandoned = false
+
+    /// From open until the summaries have caught up with the log after a
+    /// build from the log: the log's commits meanwhile keep no summary part
+    /// (their events' summaries are read back from the log afterwards, a
+    /// chunk at a time) and never wait for this writer. A build takes
+    /// minutes on a large log (10^7 events: 87 s); holding the parts would
+    /// take memory without bound, and waiting for the build (as the
+    /// `maxBehind` back-pressure did) stalled the daemon's intake for as long.
+    private let building = Atomic<Bool>(false)
+    /// The log's committed head as last reported by ``committed(head:summary:)``
+    /// (ahead of `head`, which follows the queue): a catch-up from the log
+    /// goes on to it, so it ends close to the log rather than a backlog behind.
+    private let latestHead = Atomic<Int64>(0)
+    /// Set by ``abandonBuild()``; SQLite checks it while a build runs.
+    private let stopFlag = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
 
     /// `idleCoresOnly` false: nice 0, the normal policy (a bulk load; see
     /// ``AuditStore/Options/indexWriterOnIdleCoresOnly``).
+    /// `maxBehind`: see the property (nil: derived from `mergeEvents`; tests set it small).
     init(path: String, logPath: String, mergeEvents: Int, cacheKiB: Int, busyTimeoutMilliseconds: Int32,
-         idleCoresOnly: Bool = true) throws(StoreError) {
+         idleCoresOnly: Bool = true, maxBehind: Int? = nil) throws(StoreError) {
+        stopFlag.initialize(to: 0)
         queue = idleCoresOnly ? BackgroundThread(name: "jitaudit.index", nice: 10)
                               : BackgroundThread(name: "jitaudit.index", nice: 0, idle: false)
         self.path = path
         self.mergeEvents = Int64(max(1, mergeEvents))
-        maxBehind = max(2 * self.mergeEvents, 524_288)
+        self.maxBehind = maxBehind.map { Int64($0) } ?? max(2 * self.mergeEvents, 524_288)
         var (conn, why) = try Self.open(path: path, logPath: logPath, cacheKiB: cacheKiB, busy: busyTimeoutMilliseconds)
         if why != nil {
             // Unreadable: not worth keeping, everything in it is derived.
@@ -88,7 +110,7 @@ final class BulkWriter: @unchecked Sendable {
         let logHead = try conn.scalarInt("SELECT head_seq FROM log.chain WHERE id = 1") ?? 0
         var mismatch = fresh ? "it is new" : try IndexFile.mismatch(conn, schema: "main", log: "log")
         if mismatch == nil, let through = try conn.scalarInt("SELECT min(through_seq, actor_through, summary_through) FROM index_state"),
-           logHead - through > maxBehind {
+           logHead - through > self.maxBehind {
             // Catching up would decode every missing event's line in memory.
             mismatch = "it is \(logHead - through) events behind the audit log"
         }
@@ -127,9 +149,18 @@ final class BulkWriter: @unchecked Sendable {
         // What the thread catches up to counts as merged for the back-pressure.
         merged.store(rebuild ? logHead : through.values.min()!, ordering: .relaxed)
         rebuiltBecause = why ?? (fresh ? (logHead > 0 ? "it was missing" : nil) : mismatch)
+        // (An empty log's build is immediate: nothing to keep commits from.)
+        building.store(rebuild && logHead > 0, ordering: .releasing)
         // First on the thread, before any commit's part: everything through
         // the head as this writer found it (every later part is after it).
         queue.async { [self] in catchUp(rebuild: rebuild, through: logHead) }
+    }
+
+    deinit {
+        // The connection (a property) closes after this body; its check is
+        // removed first so nothing can read the flag once it is freed.
+        jitaudit_stop_when_flagged(conn.handle, nil)
+        stopFlag.deallocate()
     }
 
     /// Brings the file to the log's head at open: by a build from the log in
@@ -144,6 +175,8 @@ final class BulkWriter: @unchecked Sendable {
                 // (the unit's private /tmp), memory again for the merges.
                 try conn.exec("PRAGMA temp_store = FILE")
                 defer { try? conn.exec("PRAGMA temp_store = MEMORY") }
+                jitaudit_stop_when_flagged(conn.handle, stopFlag)
+                defer { jitaudit_stop_when_flagged(conn.handle, nil) }
                 try conn.exec("BEGIN", "starting to build the index file")
                 do throws(StoreError) {
                     try conn.exec(IndexFile.fill(bucketBits: Int(try KeyIndexWriter.bucketBits(conn)), through: logHead),
@@ -154,13 +187,38 @@ final class BulkWriter: @unchecked Sendable {
                     throw error
                 }
                 for t in BulkTable.allCases { through[t] = logHead }
+                // What the log committed meanwhile, and the end of `building`.
+                if building.load(ordering: .acquiring) { mergeFromLog() }
             } else {
                 pending = try Self.summaryOfLog(conn, after: through[.summaries]!, through: logHead)
             }
         } catch {
+            if stopRequested {
+                buildAbandoned = true
+            }
             failure.withLock { $0 = StoreError(error.code, "building the index file \(path) failed: \(error.message)", path: error.path,
                                                 sqliteCode: error.sqliteCode) }
         }
+    }
+
+    private var stopRequested: Bool { jitaudit_flag_check(stopFlag) != 0 }
+
+    /// Stops a build from the log that is still running or queued, so that
+    /// ``settle()`` does not wait for it: the writer is being replaced
+    /// (its file was deleted), and the new one builds the file again. The
+    /// stopped build leaves a failure, so this writer must not be used after.
+    /// Returns whether a build was under way.
+    func abandonBuild() -> Bool {
+        guard building.load(ordering: .acquiring) else { return false }
+        jitaudit_flag_set(stopFlag)
+        return true
+    }
+
+    /// After ``settle()``: whether ``abandonBuild()`` stopped the build before it ended.
+    var abandonedBuild: Bool {
+        var result = false
+        queue.sync { [self] in result = buildAbandoned }
+        return result
     }
 
     /// Opens the index file (creating it) with the log attached as `log`.
@@ -220,8 +278,21 @@ final class BulkWriter: @unchecked Sendable {
 
     /// The log committed events through `head`, whose summary part is `part`.
     func committed(head: Int64, summary part: SummaryBatch) {
+        _ = latestHead.max(head, ordering: .relaxed)
+        if building.load(ordering: .acquiring) {
+            // Read back from the log once the build is done (see `building`).
+            queue.async { [self] in
+                self.head = max(self.head, head)
+                summariesFromLog = true
+                if self.head - through.values.min()! >= mergeEvents { mergeAll() }
+            }
+            return
+        }
         queue.async { [self] in
-            pending.merge(part)
+            // A catch-up from the log may have covered this commit already
+            // (it goes on to `latestHead`, and a commit reports its head
+            // before it learns that the build is over).
+            if head > through[.summaries]! { pending.merge(part) }
             self.head = max(self.head, head)
             if self.head - through.values.min()! >= mergeEvents { mergeAll() }
         }
@@ -240,8 +311,17 @@ final class BulkWriter: @unchecked Sendable {
     /// Waits for the merges already asked for.
     func settle() { queue.sync {} }
 
+    /// Test hook: while held, the writer's thread takes nothing (as if it
+    /// never got a core); see ``BackgroundThread/hold(_:)``.
+    func holdThread(_ held: Bool) { queue.hold(held) }
+
     private func mergeAll() {
-        guard failure.withLock({ $0 == nil }), through.values.contains(where: { $0 < head }) else { return }
+        guard failure.withLock({ $0 == nil }) else { return }
+        if summariesFromLog || building.load(ordering: .acquiring) {
+            mergeFromLog()
+            return
+        }
+        guard through.values.contains(where: { $0 < head }) else { return }
         do throws(StoreError) {
             // Deferred: it reads the log and writes only the index file.
             try conn.exec("BEGIN", "starting an index merge")
@@ -259,6 +339,50 @@ final class BulkWriter: @unchecked Sendable {
             merged.store(head, ordering: .relaxed)
         } catch {
             try? conn.exec("ROLLBACK")
+            failure.withLock { $0 = StoreError(error.code, "writing the index file \(path) failed: \(error.message)", path: error.path,
+                                                sqliteCode: error.sqliteCode) }
+        }
+    }
+
+    /// Merges through `head` reading the summaries' events back from the
+    /// log (after a build, or parts not kept), in transactions of
+    /// `4 * mergeEvents` events so that memory stays bounded; then parts are
+    /// kept again. What the parts held is all at or before `head`, so it is
+    /// covered and dropped.
+    private func mergeFromLog() {
+        let chunk = 4 * mergeEvents
+        jitaudit_stop_when_flagged(conn.handle, stopFlag)
+        defer { jitaudit_stop_when_flagged(conn.handle, nil) }
+        do throws(StoreError) {
+            while true {
+                head = max(head, latestHead.load(ordering: .relaxed))
+                guard through.values.contains(where: { $0 < head }) else { break }
+                let from = through.values.min()!
+                let upTo = min(head, from + chunk)
+                try conn.exec("BEGIN", "starting an index merge")
+                do throws(StoreError) {
+                    for t in [BulkTable.requestIndex, .actorIndex] where through[t]! < upTo {
+                        try keys.merge(t, after: through[t]!, upTo: upTo)
+                    }
+                    if through[.summaries]! < upTo {
+                        let part = try Self.summaryOfLog(conn, after: through[.summaries]!, through: upTo)
+                        if !part.isEmpty { try summary.write(part) }
+                        summaryThrough.bind(1, upTo)
+                        try summaryThrough.run()
+                    }
+                    try conn.exec("COMMIT", "committing an index merge")
+                } catch {
+                    try? conn.exec("ROLLBACK")
+                    throw error
+                }
+                for t in BulkTable.allCases { through[t] = max(through[t]!, upTo) }
+                merged.store(through.values.min()!, ordering: .relaxed)
+            }
+            pending.removeAll()
+            summariesFromLog = false
+            building.store(false, ordering: .releasing)
+        } catch {
+            if stopRequested { buildAbandoned = true }
             failure.withLock { $0 = StoreError(error.code, "writing the index file \(path) failed: \(error.message)", path: error.path,
                                                 sqliteCode: error.sqliteCode) }
         }
