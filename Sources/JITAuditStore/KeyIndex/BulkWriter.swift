@@ -12,7 +12,8 @@ import Synchronization
 /// merges all three in one transaction of the index file, reading the new
 /// events from the log (attached as `log`, which it only reads, in deferred
 /// transactions). The log's writer does not wait for it (unless it falls
-/// `maxBehind` events behind), and readers never miss an event meanwhile:
+/// `maxBehind` events behind, and never while it builds the file: see
+/// `building`), and readers never miss an event meanwhile:
 /// the lookup views and the report add the events after each marker
 /// themselves.
 ///
