@@ -47,6 +47,9 @@ package final class AuditStore {
         /// How far the index file may fall behind before the log's commits
         /// wait for its writer (nil: its default; tests make it small).
         package var indexMaxBehindEvents: Int? = nil
+        /// Test hook: the index file's writer thread starts held, taking
+        /// nothing (its build included) until `bulk?.holdThread(false)`.
+        package var indexWriterStartsHeld = false
         /// Checkpoint the write-ahead log on a thread of its own instead of
         /// inside the commit that fills it (see ``WALCheckpointer``).
         package var backgroundCheckpoint = true
@@ -144,7 +147,8 @@ package final class AuditStore {
         // peak RSS 324 → 276 MiB, same speed).
         try BulkWriter(path: IndexFile.path(for: path), logPath: path, mergeEvents: options.keyMergeEvents,
                        cacheKiB: options.cacheKiB / 4, busyTimeoutMilliseconds: options.busyTimeoutMilliseconds,
-                       idleCoresOnly: options.indexWriterOnIdleCoresOnly, maxBehind: options.indexMaxBehindEvents)
+                       idleCoresOnly: options.indexWriterOnIdleCoresOnly, maxBehind: options.indexMaxBehindEvents,
+                       startHeld: options.indexWriterStartsHeld)
     }
 
     /// Opens the index file again when it was deleted or replaced while this

@@ -124,11 +124,11 @@ struct IndexFileTests {
         var o = AuditStore.Options()
         o.keyMergeEvents = 40
         o.indexMaxBehindEvents = 100
-        let store = try AuditStore(path: db.path, mode: .write, options: o)
-        let writer = try #require(store.bulk)
         // The build never gets a core. A commit that waited for the writer
         // would run it itself (a waiting caller runs what is queued).
-        writer.holdThread(true)
+        o.indexWriterStartsHeld = true
+        let store = try AuditStore(path: db.path, mode: .write, options: o)
+        let writer = try #require(store.bulk)
         for (i, l) in log.lines[300...].enumerated() {
             try store.append(try event(l.line), source: "/gen.jsonl", line: 301 + i, offset: Int64(300 + i) * 200, receivedAt: l.ts)
             if i % 10 == 9 { try store.commit(at: l.ts) }
@@ -164,10 +164,12 @@ struct IndexFileTests {
         let log = GeneratedLog(seed: 91, requests: 400)
         try log.append(to: try db.open(), to: 500, seed: 91)
         IndexFile.remove(indexPath(db))
-        let store = try db.open(keyMerge: 50)
+        var o = AuditStore.Options()
+        o.keyMergeEvents = 50
         // Its build has not run yet: without the abandon, the reopen would
         // run all of it first (a waiting caller runs what is queued).
-        try #require(store.bulk).holdThread(true)
+        o.indexWriterStartsHeld = true
+        let store = try AuditStore(path: db.path, mode: .write, options: o)
         IndexFile.remove(indexPath(db))
         let note = try store.reopenIndexFileIfReplaced()
         #expect(note?.contains("was deleted while jitaudit was writing (its unfinished build was abandoned)") == true, "\(note ?? "no note")")

@@ -90,7 +90,7 @@ final class BulkWriter: @unchecked Sendable {
     /// ``AuditStore/Options/indexWriterOnIdleCoresOnly``).
     /// `maxBehind`: see the property (nil: derived from `mergeEvents`; tests set it small).
     init(path: String, logPath: String, mergeEvents: Int, cacheKiB: Int, busyTimeoutMilliseconds: Int32,
-         idleCoresOnly: Bool = true, maxBehind: Int? = nil) throws(StoreError) {
+         idleCoresOnly: Bool = true, maxBehind: Int? = nil, startHeld: Bool = false) throws(StoreError) {
         stopFlag.initialize(to: 0)
         queue = idleCoresOnly ? BackgroundThread(name: "jitaudit.index", nice: 10)
                               : BackgroundThread(name: "jitaudit.index", nice: 0, idle: false)
@@ -154,6 +154,7 @@ final class BulkWriter: @unchecked Sendable {
         building.store(rebuild && logHead > 0, ordering: .releasing)
         // First on the thread, before any commit's part: everything through
         // the head as this writer found it (every later part is after it).
+        if startHeld { queue.hold(true) }
         queue.async { [self] in catchUp(rebuild: rebuild, through: logHead) }
     }
 
