@@ -44,8 +44,9 @@ struct SweepTests {
         #expect(e.state.requests.count == 0)
     }
 
-    /// A request is remembered at least `request_retention` after its last
-    /// event and forgotten within one sweep interval (12 h) more.
+    /// A request's lifecycle ends `request_retention` after its last event:
+    /// an execute later than that counts as one without approval, exactly
+    /// so (the sweep forgets such lifecycles only within an interval, 12 h).
     @Test func retentionBounds() throws {
         let base = [line("2026-03-02T10:00:00Z", "request", "r1", "alice", ["priority": "low"]),
                     line("2026-03-02T10:05:00Z", "approve", "r1", "bob")]
@@ -65,7 +66,46 @@ struct SweepTests {
             return rules(try run(lines, config: "request_retention: 24h"), "execute_without_approval").filter { $0.requestID == "r1" }.count
         }
         #expect(try verdict(executeAfterHours: 23.5) == 0)
+        #expect(try verdict(executeAfterHours: 24.5) == 1)
         #expect(try verdict(executeAfterHours: 36.5) == 1)
+    }
+
+    /// Whether an execute past the retention counts as one without approval
+    /// depends neither on the order of events of the same moment nor on the
+    /// shard its request id falls in (the sweep's phase). Two requests
+    /// approved a day apart from their executes, both executed at the same
+    /// moment: both fire, in either order, at `request_retention` 1 h (4 h
+    /// 1 min in effect: the retention outlasts `stale_request`'s deadline
+    /// plus the lateness) and at the default 24 h.
+    @Test func anExecutePastTheRetentionIsJudgedAloneWhateverTheOrder() throws {
+        let lifecycles = [line("2026-03-02T09:00:00Z", "request", "R1", "alice", ["justification": "long enough text"]),
+                          line("2026-03-02T09:05:00Z", "approve", "R1", "bob"),
+                          line("2026-03-02T12:00:00Z", "request", "R2", "carol", ["justification": "long enough text"]),
+                          line("2026-03-02T12:05:00Z", "approve", "R2", "bob")]
+        let executes = [line("2026-03-03T12:30:00Z", "execute", "R1", "alice"),
+                        line("2026-03-03T12:30:00Z", "execute", "R2", "carol")]
+        for config in ["request_retention: 1h", "request_retention: 24h"] {
+            for order in [executes, executes.reversed()] {
+                let fired = rules(try run(lifecycles + order, config: config), "execute_without_approval").compactMap(\.requestID)
+                #expect(fired.sorted() == ["R1", "R2"], "\(config), executes \(order.map { $0.contains("R1") ? "R1" : "R2" })")
+            }
+        }
+    }
+
+    /// A request id seen again after the retention starts a new lifecycle,
+    /// judged on its own request, and the old one is finished first: its
+    /// deadline still fires against its own request.
+    @Test func aRequestIdSeenAgainAfterTheRetentionFinishesItsOldLifecycleFirst() throws {
+        let lines = [line("2026-03-02T09:00:00Z", "request", "R1", "alice", ["justification": "long enough text"]),
+                     line("2026-03-03T10:00:00Z", "request", "R1", "dave", ["justification": "a new request, same id"]),
+                     line("2026-03-03T10:02:00Z", "approve", "R1", "dave"),
+                     line("2026-03-03T10:05:00Z", "execute", "R1", "dave")]
+        let findings = try run(lines, config: "request_retention: 24h")
+        let stale = rules(findings, "stale_request")
+        #expect(stale.count == 1 && stale.first?.actor == "alice" && stale.first?.ts.rfc3339 == "2026-03-02T13:00:00.000Z", "\(stale)")
+        // Dave's approve is of his own request (not of alice's, a day before).
+        #expect(rules(findings, "self_approval").map(\.actor) == ["dave"])
+        #expect(rules(findings, "execute_without_approval").isEmpty, "the new lifecycle's approve counts for its execute")
     }
 
     @Test func selectionFindsTheKthSmallest() {

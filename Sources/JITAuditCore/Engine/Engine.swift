@@ -111,7 +111,15 @@ public struct Engine: Sendable {
         if event.ts < core.watermark { core.stats.late += 1 }
         if core.maxTs.map({ event.ts > $0 }) ?? true { core.maxTs = event.ts }
         core.seq &+= 1
-        let request = core.requests.withValue(forKey: event.requestID, default: { RequestRecord(lastTs: event.ts) }) { $0.record(event) }
+        var expired = false
+        var request = core.requests.withValue(forKey: event.requestID, default: { RequestRecord(lastTs: event.ts) }) { record -> Event? in
+            if record.lastTs < event.ts - retention {
+                expired = true
+                return nil
+            }
+            return record.record(event)
+        }
+        if expired { request = startLifecycleAgain(event) }
         // Rules over one event and its request need not wait for the watermark
         // once the request is known: later events cannot change their verdict.
         var matched = false
@@ -124,6 +132,21 @@ public struct Engine: Sendable {
         // Checked every 256 events: the estimate walks every table, and 256
         // events cannot move memory far.
         if core.stats.events & 255 == 0 { enforceKeyCeiling() }
+    }
+
+    /// `event` comes more than the retention after the last event of its
+    /// request's lifecycle: that lifecycle is over, and `event` starts a new
+    /// one (an `execute` then counts as one without approval), exactly so,
+    /// whatever the sweep (which forgets such lifecycles a shard at a time,
+    /// so only within an interval) got to and whatever order the events of
+    /// that moment came in. The old lifecycle is finished first: the
+    /// retention outlasts every deadline plus the lateness, so moving the
+    /// watermark to where this event takes it releases its events and fires
+    /// its deadlines now, against the record they belong to.
+    private mutating func startLifecycleAgain(_ event: Event) -> Event? {
+        advance(to: event.ts - config.allowedLateness)
+        core.requests[event.requestID] = nil
+        return core.requests.withValue(forKey: event.requestID, default: { RequestRecord(lastTs: event.ts) }) { $0.record(event) }
     }
 
     /// Moves the watermark forward (never back) and processes what it passes.
