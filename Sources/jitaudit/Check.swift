@@ -12,9 +12,9 @@ struct Check: ParsableCommand {
 
     func run() throws {
         do {
-            let (config, rules) = try engineOptions.load()
-            let source = engineOptions.rulePaths.isEmpty ? "built-in \(DefaultRules.fileName)" : engineOptions.rulePaths.joined(separator: ", ")
-            print("ok: \(rules.rules.count) rules from \(source); timezone \(config.timezone), allowed lateness \(config.allowedLateness)")
+            let (config, settings, rules) = try engineOptions.load(resolveAccounts: true)
+            let n = rules.rules.count
+            print("ok: \(n) rule\(n == 1 ? "" : "s") from \(engineOptions.ruleSource(settings)); timezone \(config.timezone), allowed lateness \(config.allowedLateness)")
             for r in rules.rules { print("  \(r.id) (\(r.severity.rawValue))\(r.description.isEmpty ? "" : ": \(r.description)")") }
         } catch let e as ConfigurationFailure {
             printError(e.description)

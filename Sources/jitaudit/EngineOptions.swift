@@ -10,17 +10,21 @@ struct EngineOptions: ParsableArguments {
     @Option(name: .customLong("config"), help: ArgumentHelp("Configuration file (timezone, holidays, trusted_networks, allowed_lateness, line_limit, …).", valueName: "FILE"))
     var configPath: String?
 
-    /// Loads config and rules, or exits 2 with every located problem on stderr.
-    func load() throws -> (EngineConfig, RuleSet) {
-        let config: EngineConfig
-        switch RuleSources.config(configPath) {
-        case .success(let c): config = c
+    /// Loads config and rules as `run` does (the rules named by `--rules`,
+    /// else by the file's `rules:`, else the built-in ones), or throws every
+    /// located problem of both. `resolveAccounts`: also report the socket's
+    /// user and group names this host does not know (`check`).
+    func load(resolveAccounts: Bool = false) throws -> (EngineConfig, DaemonSettings, RuleSet) {
+        switch RuleSources.load(configPath: configPath, rulePaths: rulePaths, resolveAccounts: resolveAccounts) {
+        case .success(let v): return v
         case .failure(let e): throw ConfigurationFailure(e)
         }
-        switch RuleSources.ruleSet(rulePaths: rulePaths, config: config) {
-        case .success(let r): return (config, r)
-        case .failure(let e): throw ConfigurationFailure(e)
-        }
+    }
+
+    /// Where the rules come from, for a person to read.
+    func ruleSource(_ settings: DaemonSettings) -> String {
+        let paths = rulePaths.isEmpty ? settings.rules : rulePaths
+        return paths.isEmpty ? "built-in \(DefaultRules.fileName)" : paths.joined(separator: ", ")
     }
 }
 

@@ -27,7 +27,7 @@ struct Replay: ParsableCommand {
 
     func run() throws {
         let (config, rules): (EngineConfig, RuleSet)
-        do { (config, rules) = try engineOptions.load() } catch let e as ConfigurationFailure {
+        do { (config, _, rules) = try engineOptions.load() } catch let e as ConfigurationFailure {
             printError(e.description)
             throw Exit.usage
         }

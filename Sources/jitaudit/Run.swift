@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import JITAuditCore
 import JITAuditDaemon
 import JITAuditStore
@@ -13,8 +14,10 @@ struct Run: AsyncParsableCommand {
         abstract: "Run the daemon: tail files and the socket, keep the audit log, raise findings to the configured sinks."
     )
 
-    @Option(name: .customLong("config"), help: ArgumentHelp("Configuration file; built-in defaults where it is absent.", valueName: "FILE"))
-    var configPath = "/etc/jitaudit/jitaudit.yaml"
+    @Option(name: .customLong("config"), help: ArgumentHelp("Configuration file (default /etc/jitaudit/jitaudit.yaml, where the built-in defaults apply if it is absent; a file named here must exist).", valueName: "FILE"))
+    var configOption: String?
+
+    static let defaultConfigPath = "/etc/jitaudit/jitaudit.yaml"
 
     @Option(name: .customLong("rules"), help: ArgumentHelp("Rule file or folder (repeatable); overrides the configuration's rules.", valueName: "PATH"))
     var rulePaths: [String] = []
@@ -33,8 +36,13 @@ struct Run: AsyncParsableCommand {
             return EscapingLogHandler(h)
         }
         let logger = Logger(label: "jitaudit")
+        let configPath = configOption ?? Self.defaultConfigPath
+        // The default file need not exist; one named on the command line
+        // must (a mistyped path is not a request for the defaults). Once it
+        // exists at start, reloads need it too.
+        let configRequired = configOption != nil || FileManager.default.fileExists(atPath: configPath)
         var (config, settings, rules): (EngineConfig, DaemonSettings, RuleSet)
-        switch RuleSourcesLoader.load(configPath: configPath, rulePaths: rulePaths) {
+        switch RuleSourcesLoader.load(configPath: configPath, optional: !configRequired, rulePaths: rulePaths) {
         case .success(let v): (config, settings, rules) = v
         case .failure(let e):
             printError(e.description)
@@ -48,6 +56,7 @@ struct Run: AsyncParsableCommand {
                                       try SocketSourceFactory.make(pipeline: pipeline, settings: settings, engineConfig: config, logger: logger)
                                   })
         runner.ruleOverride = rulePaths
+        runner.configRequired = configRequired
         do { try await runner.run() } catch {
             printError("jitaudit run: \(error)")
             throw Exit.runtimeFailure

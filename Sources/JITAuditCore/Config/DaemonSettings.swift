@@ -35,7 +35,18 @@ public struct DaemonSettings: Sendable {
         public var idleTimeout: TimeSpan = .seconds(60)
         public var partialLineTimeout: TimeSpan = .seconds(30)
         public var shutdownGrace: TimeSpan = .seconds(2)
+        /// Every user and group name above with where it was written, so
+        /// that a name this host does not know is reported at its place
+        /// (the loader reads no account database: it does no I/O).
+        public var accounts: [Account] = []
         public init() {}
+
+        public struct Account: Sendable {
+            public var key: String
+            public var name: String
+            public var isGroup: Bool
+            public var location: SourceLocation
+        }
     }
 
     public struct SinkSettings: Sendable {
@@ -65,6 +76,15 @@ public enum DaemonSettingsLoader {
 
     /// Both halves of a configuration file: the engine's keys and the daemon's.
     public static func load(_ text: String, file: String) -> Result<(EngineConfig, DaemonSettings), LoadError> {
+        let (e, s, d) = loadKeepingWhatLoaded(text, file: file)
+        return d.isEmpty ? .success((e, s)) : .failure(LoadError(d))
+    }
+
+    /// Every problem of the file, and what loaded all the same (the engine
+    /// half's defaults when it has a problem; each daemon key that loaded):
+    /// `check` goes on to the rules the file names and to its socket's
+    /// accounts, so that one run reports everything.
+    public static func loadKeepingWhatLoaded(_ text: String, file: String) -> (EngineConfig, DaemonSettings, [Diagnostic]) {
         var d: [Diagnostic] = []
         let engine = ConfigLoader.load(text, file: file, otherKeys: keys)
         if case .failure(let e) = engine { d += e.diagnostics }
@@ -73,8 +93,8 @@ public enum DaemonSettingsLoader {
             let top = Dictionary(m.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
             if let v = top["database"], let p = v.string("database", &d) { s.database = p }
             if let v = top["rules"], !v.isNull, let ps = v.strings("rules", &d) { s.rules = ps }
-            if let v = top["status_interval"], let t = v.span("status_interval", &d) { s.statusInterval = t }
-            if let v = top["snapshot_interval"], let t = v.span("snapshot_interval", &d) { s.snapshotInterval = t }
+            if let v = top["status_interval"], let t = v.positiveSpan("status_interval", &d) { s.statusInterval = t }
+            if let v = top["snapshot_interval"], let t = v.positiveSpan("snapshot_interval", &d) { s.snapshotInterval = t }
             if let v = top["retention"], let t = v.span("retention", &d) { s.retention = t }
             if let v = top["sources"], let src = v.mapping("sources", allowed: ["files", "poll_interval", "inotify", "rotate_wait", "glob_interval", "max_batch_lines", "socket"], &d) {
                 if let f = src["files"], !f.isNull, let ps = f.strings("sources.files", &d) { s.files = ps }
@@ -109,8 +129,8 @@ public enum DaemonSettingsLoader {
                 }
             }
         }
-        guard d.isEmpty, case .success(let e) = engine else { return .failure(LoadError(uniqued(d))) }
-        return .success((e, s))
+        guard d.isEmpty, case .success(let e) = engine else { return (EngineConfig(), s, uniqued(d)) }
+        return (e, s, [])
     }
 
     static func loadSocket(_ v: YAMLTree, _ s: inout DaemonSettings.SocketSettings, _ d: inout [Diagnostic]) {
@@ -125,12 +145,28 @@ public enum DaemonSettingsLoader {
                 d.append(Diagnostic(code: "bad_mode", message: "sources.socket.mode: expected an octal mode such as \"0660\", got \(quoted(text))", location: p.location))
             }
         }
-        if let p = m["owner"], !p.isNull, let o = p.string("sources.socket.owner", &d) { s.owner = o }
-        if let p = m["group"], !p.isNull, let g = p.string("sources.socket.group", &d) { s.group = g }
+        if let p = m["owner"], !p.isNull, let o = p.string("sources.socket.owner", &d) {
+            s.owner = o
+            s.accounts.append(.init(key: "sources.socket.owner", name: o, isGroup: false, location: p.location))
+        }
+        if let p = m["group"], !p.isNull, let g = p.string("sources.socket.group", &d) {
+            s.group = g
+            s.accounts.append(.init(key: "sources.socket.group", name: g, isGroup: true, location: p.location))
+        }
         if let p = m["partial_line_timeout"], let t = p.span("sources.socket.partial_line_timeout", &d) { s.partialLineTimeout = t }
         if let p = m["shutdown_grace"], let t = p.span("sources.socket.shutdown_grace", &d) { s.shutdownGrace = t }
-        if let p = m["allowed_uids"], !p.isNull, let items = p.strings("sources.socket.allowed_uids", &d) { s.allowedUsers = items }
-        if let p = m["allowed_gids"], !p.isNull, let items = p.strings("sources.socket.allowed_gids", &d) { s.allowedGroups = items }
+        if let p = m["allowed_uids"], !p.isNull, let items = p.strings("sources.socket.allowed_uids", &d) {
+            s.allowedUsers = items
+            for (k, u) in items.enumerated() {
+                s.accounts.append(.init(key: "sources.socket.allowed_uids", name: u, isGroup: false, location: p.items?[k].location ?? p.location))
+            }
+        }
+        if let p = m["allowed_gids"], !p.isNull, let items = p.strings("sources.socket.allowed_gids", &d) {
+            s.allowedGroups = items
+            for (k, g) in items.enumerated() {
+                s.accounts.append(.init(key: "sources.socket.allowed_gids", name: g, isGroup: true, location: p.items?[k].location ?? p.location))
+            }
+        }
         if let p = m["max_connections"], let n = p.int("sources.socket.max_connections", min: 1, max: 65_536, &d) { s.maxConnections = n }
         if let p = m["idle_timeout"], let t = p.span("sources.socket.idle_timeout", &d) { s.idleTimeout = t }
     }

@@ -76,8 +76,10 @@ public enum ConfigLoader {
         }
         if let v = m["trusted_networks"], !v.isNull, let items = v.strings("trusted_networks", &d) {
             for (k, s) in items.enumerated() {
-                if let n = CIDR(s) { c.trustedNetworks.append(n) } else {
-                    let loc = v.items?[k].location ?? v.location
+                let loc = v.items?[k].location ?? v.location
+                if let problem = CIDR.hostBitsProblem(s) {
+                    d.append(Diagnostic(code: "bad_cidr", message: "trusted_networks: \(problem)", location: loc))
+                } else if let n = CIDR(s) { c.trustedNetworks.append(n) } else {
                     d.append(Diagnostic(code: "bad_cidr", message: "trusted_networks: expected a CIDR such as 10.0.0.0/8, got \(quoted(s))", location: loc))
                 }
             }
@@ -103,7 +105,17 @@ public enum ConfigLoader {
             if let s = bh["end"], let t = s.string("business_hours.end", &d) {
                 if let mnt = parseClock(t) { c.businessCloseMinute = mnt } else { d.append(badClock("business_hours.end", t, s.location)) }
             }
-            if let s = bh["days"], let days = parseWeekdays(s, "business_hours.days", &d) { c.businessDays = days }
+            if let s = bh["days"], let days = parseWeekdays(s, "business_hours.days", &d) {
+                if days.isEmpty {
+                    d.append(Diagnostic(code: "bad_weekday", message: "business_hours.days: name at least one day (with none, every hour is off-hours)", location: s.location))
+                } else { c.businessDays = days }
+            }
+            // Business hours are one span within each day: an overnight or
+            // empty one would make every hour off-hours.
+            if c.businessOpenMinute >= c.businessCloseMinute, let at = bh["start"] ?? bh["end"] {
+                d.append(Diagnostic(code: "bad_time", message: "business_hours: start (\(clock(c.businessOpenMinute))) must be before end (\(clock(c.businessCloseMinute))) on the same day",
+                                    location: at.location))
+            }
         }
         return d.isEmpty ? .success(c) : .failure(LoadError(d))
     }
@@ -117,6 +129,11 @@ public enum ConfigLoader {
             return o ? nil : v
         }
         return Int(s)
+    }
+
+    static func clock(_ minute: Int) -> String {
+        let h = minute / 60, m = minute % 60
+        return (h < 10 ? "0" : "") + "\(h):" + (m < 10 ? "0" : "") + "\(m)"
     }
 
     static func badClock(_ what: String, _ t: String, _ loc: SourceLocation) -> Diagnostic {

@@ -116,6 +116,16 @@ struct YAMLTree {
         return v
     }
 
+    /// A duration longer than zero (an interval: zero would mean "all the time").
+    func positiveSpan(_ what: String, _ d: inout [Diagnostic]) -> TimeSpan? {
+        guard let v = span(what, &d) else { return nil }
+        guard v.micros > 0 else {
+            d.append(Diagnostic(code: "bad_duration", message: "\(what): expected a duration longer than zero, got \(quoted(scalar ?? ""))", location: location))
+            return nil
+        }
+        return v
+    }
+
     func int(_ what: String, min: Int, max: Int = Int.max, _ d: inout [Diagnostic]) -> Int? {
         guard let s = string(what, &d) else { return nil }
         guard let v = Int(s), v >= min, v <= max else {

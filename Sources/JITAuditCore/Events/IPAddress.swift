@@ -182,6 +182,14 @@ public struct CIDR: Hashable, Sendable, Codable, CustomStringConvertible {
 
     public func contains(_ ip: IPAddress) -> Bool { CIDR.mask(ip, prefix) == network }
 
+    /// Why `text` (which parses) is not a network as written: an address
+    /// with host bits set (`10.1.2.3/8`) covers its whole block, which is
+    /// rarely what was meant in a list of trusted networks. Nil when it is.
+    public static func hostBitsProblem(_ text: String) -> String? {
+        guard let c = CIDR(text), let ip = IPAddress(String(text.split(separator: "/")[0])), ip != c.network else { return nil }
+        return "\(quoted(text)) has host bits set and would trust all of \(c); write \(c), or the prefix meant (\(ip)/\(ip.isIPv4 ? 32 : 128) for one address)"
+    }
+
     public var description: String {
         network.isIPv4 && prefix >= 96 ? "\(network)/\(prefix - 96)" : "\(network)/\(prefix)"
     }

@@ -5,6 +5,10 @@ struct ConditionLoader {
     var zones: [String: ZoneOffsets] = [:]
     /// Whether the rule reads findings (`rule`, `severity`) rather than events.
     var overFindings = false
+    /// Rule ids that conditions over findings name (`rule: [...]`), with
+    /// where: checked against the loaded rules once all are read, since a
+    /// misspelt id would silently match nothing.
+    var ruleReferences: [(id: String, location: SourceLocation, what: String)] = []
 
     static let operators = ["in", "not_in", "equals", "same_as", "not_same_as", "exists", "blank", "shorter_than",
                             "longer_than", "glob", "in_networks", "less_than", "at_least", "ignore_case"]
@@ -74,6 +78,7 @@ struct ConditionLoader {
     mutating func fieldTest(_ ref: FieldRef, _ v: YAMLTree, _ what: String, _ d: inout [Diagnostic]) -> Condition? {
         if v.scalar != nil || v.items != nil {
             guard let values = v.strings(what, &d), let n = normalise(values, ref, ignoreCase: false, v.location, what, &d) else { return nil }
+            if ref == .findingRule { ruleReferences += values.map { ($0, v.location, what) } }
             if ref == .event(.event) { return .kinds(n) }
             return .field(ref, .oneOf(n, ignoreCase: false))
         }
@@ -88,6 +93,7 @@ struct ConditionLoader {
             switch op {
             case "in", "equals", "not_in":
                 if let vs = node.strings(w, &d), let n = normalise(vs, ref, ignoreCase: ignoreCase, node.location, w, &d) {
+                    if ref == .findingRule { ruleReferences += vs.map { ($0, node.location, w) } }
                     p = op == "not_in" ? .noneOf(n, ignoreCase: ignoreCase) : .oneOf(n, ignoreCase: ignoreCase)
                 }
             case "same_as", "not_same_as":
@@ -106,7 +112,9 @@ struct ConditionLoader {
                     var nets: [CIDR] = []
                     for s in vs {
                         if s == "trusted_networks" { nets += trustedNetworks }
-                        else if let c = CIDR(s) { nets.append(c) }
+                        else if let problem = CIDR.hostBitsProblem(s) {
+                            d.append(Diagnostic(code: "bad_cidr", message: "\(w): \(problem)", location: node.location))
+                        } else if let c = CIDR(s) { nets.append(c) }
                         else { d.append(Diagnostic(code: "bad_cidr", message: "\(w): expected a CIDR or trusted_networks, got \(quoted(s))", location: node.location)) }
                     }
                     p = .inNetworks(nets)

@@ -57,10 +57,22 @@ public enum RuleLoader {
                 if let rule = loadRule(item, &loader, &d), !duplicate { rules.append(rule) }
             }
         }
+        // A condition over findings naming no rule that exists would never hold.
+        let ids = Set(seen.keys).union([Engine.stateEvictedRule])
+        for ref in loader.ruleReferences where !ids.contains(ref.id) {
+            d.append(Diagnostic(code: "unknown_rule", message: "\(ref.what): no rule has the id \(quoted(ref.id))\(suggestion(ref.id, ids.sorted()))",
+                                location: ref.location))
+        }
         // The engine tracks each request's pending deadlines in a 64-bit mask.
         let absences = rules.filter { if case .absence = $0.kind { true } else { false } }
         if absences.count > 64 {
             d.append(Diagnostic(code: "too_many_rules", message: "at most 64 rules of type absence, found \(absences.count)", location: absences[64].location))
+        }
+        // Like a folder without rule files: a set that detects nothing is
+        // almost always a wrong path or an empty file, not an intent.
+        if d.isEmpty, rules.isEmpty, let first = files.first {
+            d.append(Diagnostic(code: "no_rules", message: "the rule files define no enabled rule, so nothing would be detected",
+                                location: SourceLocation(file: first.0, line: 1, column: 1)))
         }
         guard d.isEmpty else { return .failure(LoadError(d)) }
         guard let business = config.businessCalendar() else {

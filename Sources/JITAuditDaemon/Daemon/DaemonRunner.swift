@@ -14,6 +14,10 @@ public struct DaemonRunner {
     public var configPath: String?
     /// `--rules` given on the command line: they win over the configuration's on reloads too.
     public var ruleOverride: [String] = []
+    /// The configuration file must exist, at start and at every reload (it
+    /// was named on the command line, or it existed at start): a missing one
+    /// is an error, never a silent return to the defaults.
+    public var configRequired = false
     public var engineConfig: EngineConfig
     public var settings: DaemonSettings
     public var rules: RuleSet
@@ -83,9 +87,9 @@ public struct DaemonRunner {
             }
         }
         defer { statusTask.cancel() }
-        let configPath = self.configPath, ruleOverride = self.ruleOverride
+        let configPath = self.configPath, ruleOverride = self.ruleOverride, configRequired = self.configRequired
         let reload = ReloadService(pipeline: pipeline, logger: logger, onReload: { sinks.reopen() }) {
-            switch RuleSourcesLoader.load(configPath: configPath, rulePaths: ruleOverride) {
+            switch RuleSourcesLoader.load(configPath: configPath, optional: !configRequired, rulePaths: ruleOverride) {
             case .failure(let e): return .failure(e)
             case .success(let v): return .success((v.0, v.2))
             }
@@ -117,13 +121,11 @@ public struct DaemonRunner {
 
 /// Reads config and rules from disk for `run` and its reloads.
 public enum RuleSourcesLoader {
-    public static func load(configPath: String?, rulePaths: [String]) -> Result<(EngineConfig, DaemonSettings, RuleSet), LoadError> {
-        switch RuleSources.settings(configPath, optional: true) {
-        case .failure(let e): return .failure(e)
-        case .success(let (config, settings)):
-            let paths = rulePaths.isEmpty ? settings.rules : rulePaths
-            return RuleSources.ruleSet(rulePaths: paths, config: config).map { (config, settings, $0) }
-        }
+    /// `optional`: the defaults when the file does not exist (the default
+    /// path, which an install need not have; a path given on the command
+    /// line must exist).
+    public static func load(configPath: String?, optional: Bool = true, rulePaths: [String]) -> Result<(EngineConfig, DaemonSettings, RuleSet), LoadError> {
+        RuleSources.load(configPath: configPath, optional: optional, rulePaths: rulePaths, resolveAccounts: true)
     }
 }
 
