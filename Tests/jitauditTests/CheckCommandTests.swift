@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import JITAuditCore
 
 @Suite struct CheckCommandTests {
     @Test func defaultsAndShippedRulesAreValid() throws {
@@ -130,5 +131,39 @@ import Testing
         #expect(c.stderr.contains("business_hours.days: name at least one day"), "\(c.stderr)")
         #expect(c.stderr.contains("business_hours: start (18:00) must be before end (08:00)"), "\(c.stderr)")
         #expect(c.stderr.contains("snapshot_interval: expected a duration longer than zero"), "\(c.stderr)")
+    }
+
+    /// The shipped example says it lists every key with its default: every
+    /// top-level key is in it, and what it sets is what the built-in
+    /// defaults are (read back through the loader).
+    @Test func theExampleConfigurationListsEveryKeyWithItsDefault() throws {
+        let text = try String(contentsOfFile: "systemd/jitaudit.yaml.example", encoding: .utf8)
+        let topLevel = Set(text.split(separator: "\n").compactMap { line -> String? in
+            var l = Substring(line)
+            if l.hasPrefix("# ") { l = l.dropFirst(2) }   // keys whose default is "unset" are shown commented out
+            guard let colon = l.firstIndex(of: ":"), !l.hasPrefix(" ") else { return nil }
+            return String(l[..<colon])
+        })
+        for key in ConfigLoader.engineKeys + DaemonSettingsLoader.keys {
+            #expect(topLevel.contains(key), "systemd/jitaudit.yaml.example lacks \(key)")
+        }
+        let (config, settings) = try DaemonSettingsLoader.load(text, file: "example").get()
+        let (defaults, defaultSettings) = (EngineConfig(), DaemonSettings())
+        #expect(config.timezone == defaults.timezone && config.allowedLateness == defaults.allowedLateness)
+        #expect(config.lineLimit == defaults.lineLimit && config.requestRetention == defaults.requestRetention)
+        #expect(config.maxKeys == defaults.maxKeys && config.maxBaselineValues == defaults.maxBaselineValues)
+        #expect(config.memoryLimit == defaults.memoryLimit && config.maxFutureSkew == defaults.maxFutureSkew)
+        #expect(config.businessOpenMinute == defaults.businessOpenMinute && config.businessCloseMinute == defaults.businessCloseMinute)
+        #expect(config.businessDays == defaults.businessDays)
+        #expect(settings.snapshotInterval == defaultSettings.snapshotInterval && settings.statusInterval == defaultSettings.statusInterval)
+        #expect(settings.pollInterval == defaultSettings.pollInterval && settings.rotateWait == defaultSettings.rotateWait)
+        #expect(settings.globInterval == defaultSettings.globInterval && settings.maxBatchLines == defaultSettings.maxBatchLines)
+        #expect(settings.socket.path == defaultSettings.socket.path && settings.socket.mode == defaultSettings.socket.mode)
+        #expect(settings.socket.maxConnections == defaultSettings.socket.maxConnections)
+        #expect(settings.socket.idleTimeout == defaultSettings.socket.idleTimeout)
+        #expect(settings.socket.partialLineTimeout == defaultSettings.socket.partialLineTimeout)
+        #expect(settings.socket.shutdownGrace == defaultSettings.socket.shutdownGrace)
+        #expect(settings.sinks.stdout == defaultSettings.sinks.stdout && settings.sinks.journal == defaultSettings.sinks.journal)
+        #expect(settings.sinks.syslog == defaultSettings.sinks.syslog && settings.sinks.queueCapacity == defaultSettings.sinks.queueCapacity)
     }
 }
