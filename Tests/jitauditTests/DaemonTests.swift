@@ -252,6 +252,52 @@ import Glibc
         let verify = try Binary.run(["verify", "--db", d.database])
         #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
     }
+
+    /// SPEC §1: a line may end in `\r\n`, and the `\r` is not part of it. A
+    /// line of exactly `line_limit` bytes is accepted with either ending, in
+    /// `replay`, from a tailed file and from the socket; one byte more is
+    /// `too_long` with either ending.
+    @Test func aLineAtTheLimitIsAcceptedWithACarriageReturnToo() throws {
+        let limit = 256
+        func event(_ rid: String, bytes: Int) -> String {
+            let head = #"{"ts":"2026-03-02T10:00:00Z","event":"request","request_id":"\#(rid)","actor":"alice","justification":""#
+            let line = head + String(repeating: "x", count: bytes - head.utf8.count - 2) + #""}"#
+            precondition(line.utf8.count == bytes)
+            return line
+        }
+        func batch(_ tag: String) -> String {
+            event("\(tag)-crlf-at", bytes: limit) + "\r\n" + event("\(tag)-lf-at", bytes: limit) + "\n"
+                + event("\(tag)-crlf-over", bytes: limit + 1) + "\r\n" + event("\(tag)-lf-over", bytes: limit + 1) + "\n"
+        }
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("c.yaml")
+        try "line_limit: \(limit)\n".write(to: config, atomically: true, encoding: .utf8)
+        let replay = try Binary.run(["replay", "--config", config.path, "--format", "json"], stdin: Data(batch("r").utf8))
+        #expect(replay.stderr.contains("4 lines, 2 accepted, 2 rejected") && replay.stderr.contains("too_long 2"), "\(replay.stderr)")
+
+        let tailed = dir.appendingPathComponent("events.jsonl")
+        try batch("f").write(to: tailed, atomically: true, encoding: .utf8)
+        let d = try Daemon(dir: dir, configBody: """
+            line_limit: \(limit)
+            sources:
+              files: [\(tailed.path)]
+              socket: {path: \(dir.appendingPathComponent("jitaudit.sock").path)}
+            """)
+        try d.start()
+        defer { _ = try? d.stop() }
+        let client = try RawClient(path: d.socket)
+        #expect(client.send(batch("s")))
+        client.shutdownWrite()
+        _ = client.readAll(timeout: 10)
+        try waitUntil("both sources' lines stored", timeout: 20) {
+            (try? d.sql("SELECT count(*) FROM events")) == ["4"] && (try? d.sql("SELECT count(*) FROM rejections")) == ["4"]
+        }
+        #expect(try d.sql("SELECT request_id FROM events ORDER BY request_id") == ["f-crlf-at", "f-lf-at", "s-crlf-at", "s-lf-at"])
+        #expect(try d.sql("SELECT DISTINCT kind FROM rejections") == ["too_long"])
+        #expect(try d.stop() == 0)
+    }
+
 }
 
 /// One JSON event line (the same shape the core tests use).

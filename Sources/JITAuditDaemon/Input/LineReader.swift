@@ -66,7 +66,7 @@ public struct LineReader: ~Copyable {
                 if end > start && !discarding {
                     let len = end - start
                     let pos = LinePosition(source: source, line: lineNo, offset: base + Int64(start))
-                    if len > lineLimit { try body(.tooLong(len), pos) }
+                    if LineLimit.exceeded(len, last: buffer[end - 1], limit: lineLimit) { try body(.tooLong(len), pos) }
                     else { try body(.line(UnsafeBufferPointer(start: buffer + start, count: len)), pos) }
                 }
                 return total
@@ -81,14 +81,14 @@ public struct LineReader: ~Copyable {
                     discarding = false
                 } else {
                     let pos = LinePosition(source: source, line: lineNo, offset: base + Int64(start))
-                    if len > lineLimit { try body(.tooLong(len), pos) }
+                    if LineLimit.exceeded(len, last: len > 0 ? buffer[nl - 1] : nil, limit: lineLimit) { try body(.tooLong(len), pos) }
                     else { try body(.line(UnsafeBufferPointer(start: buffer + start, count: len)), pos) }
                 }
                 lineNo += 1
                 start = nl + 1
                 scan = start
             }
-            if !discarding && end - start > lineLimit {
+            if !discarding && end - start > LineLimit.framing(lineLimit) {
                 let pos = LinePosition(source: source, line: lineNo, offset: base + Int64(start))
                 try body(.tooLong(end - start), pos)
                 discarding = true

@@ -87,7 +87,7 @@ final class LineFramingHandler: ChannelDuplexHandler {
             guard let hit = memchr(base + i, 10, n - i) else {
                 let rest = n - i
                 if !discarding {
-                    if pending.count + rest > limits.lineLimit {
+                    if pending.count + rest > LineLimit.framing(limits.lineLimit) {
                         pending.removeAll(keepingCapacity: false)
                         discarding = true
                     } else {
@@ -100,7 +100,7 @@ final class LineFramingHandler: ChannelDuplexHandler {
             let j = UnsafeRawPointer(hit).assumingMemoryBound(to: UInt8.self) - base
             let length = Int(streamOffset + Int64(j - i) - lineStart)
             let content: RawLine.Content
-            if discarding || length > limits.lineLimit {
+            if discarding || LineLimit.exceeded(length, last: j > i ? base[j - 1] : pending.last, limit: limits.lineLimit) {
                 content = .tooLong(length)
             } else if pending.isEmpty {
                 content = .bytes(Array(UnsafeBufferPointer(start: base + i, count: j - i)))
@@ -129,7 +129,8 @@ final class LineFramingHandler: ChannelDuplexHandler {
             if streamOffset > lineStart {
                 let pos = LinePosition(source: source, line: lineNumber, offset: lineStart)
                 let length = Int(streamOffset - lineStart)
-                chunk.append(RawLine(discarding ? .tooLong(length) : .bytes(pending), position: pos))
+                let over = discarding || LineLimit.exceeded(length, last: pending.last, limit: limits.lineLimit)
+                chunk.append(RawLine(over ? .tooLong(length) : .bytes(pending), position: pos))
                 pending.removeAll()
                 discarding = false
                 lineNumber += 1

@@ -104,7 +104,7 @@ final class TailedFile {
                 guard let hit = memchr(base + i, 10, n - i) else {
                     let rest = n - i
                     if !discarding {
-                        if pending.count + rest > lineLimit {
+                        if pending.count + rest > LineLimit.framing(lineLimit) {
                             pending.removeAll(keepingCapacity: false)
                             discarding = true
                         } else {
@@ -127,7 +127,7 @@ final class TailedFile {
                 if discarding {
                     content = .tooLong(Int(end - lineStart))
                     discarding = false
-                } else if pending.count + (j - i) > lineLimit {
+                } else if LineLimit.exceeded(pending.count + (j - i), last: j > i ? base[j - 1] : pending.last, limit: lineLimit) {
                     content = .tooLong(pending.count + (j - i))
                     pending.removeAll(keepingCapacity: true)
                 } else if pending.isEmpty {
@@ -157,10 +157,11 @@ final class TailedFile {
 
     /// The unterminated last line of a file that is being dropped: no newline
     /// will come any more, so what is there is the line.
-    func finalLine() -> RawLine? {
+    func finalLine(lineLimit: Int) -> RawLine? {
         guard scanOffset > offset else { return nil }
         let pos = LinePosition(source: path, line: line, offset: offset)
-        let raw = discarding ? RawLine(.tooLong(Int(scanOffset - offset)), position: pos) : RawLine(.bytes(pending), position: pos)
+        let over = discarding || LineLimit.exceeded(pending.count, last: pending.last, limit: lineLimit)
+        let raw = over ? RawLine(.tooLong(Int(scanOffset - offset)), position: pos) : RawLine(.bytes(pending), position: pos)
         pending.removeAll(); discarding = false
         offset = scanOffset
         line += 1

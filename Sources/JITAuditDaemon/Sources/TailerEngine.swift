@@ -364,7 +364,7 @@ final class TailerEngine {
         case .live, .shadow:
             return
         }
-        if let last = f.finalLine() {
+        if let last = f.finalLine(lineLimit: config.lineLimit) {
             logger.warning("file ended without a newline; its last line is taken as it is", metadata: meta(f))
             try await submit(f, [last])
         }
