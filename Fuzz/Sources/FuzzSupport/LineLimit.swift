@@ -1,0 +1,1 @@
+../../../Sources/JITAuditDaemon/Input/LineLimit.swift
