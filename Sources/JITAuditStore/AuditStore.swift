@@ -99,6 +99,10 @@ package final class AuditStore {
         self.path = path
         self.mode = mode
         self.options = options
+        var st = stat()
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+            throw StoreError(.cannotOpen, "is a directory, not a database file (name the database file in it, e.g. \(path.hasSuffix("/") ? path : path + "/")jitaudit.db)", path: path)
+        }
         if mode == .read || !options.createIfMissing {
             // A reader never creates the file: a missing database is an error.
             guard access(path, F_OK) == 0 else {

@@ -72,7 +72,7 @@ struct Emit: ParsableCommand {
             if text.utf8.count > lineLimit {
                 problems.append("\(label): too_long: \(text.utf8.count) bytes, over the \(lineLimit)-byte line limit")
             } else if case .failure(let r) = LineDecoder().decode(text) {
-                problems.append("\(label): \(r.kind.rawValue): \(r.message)")
+                problems.append(Self.detailsProblem(details, readsStdin: readsStdin) ?? "\(label): \(r.kind.rawValue): \(r.message)")
             }
         }
         if !problems.isEmpty {
@@ -149,6 +149,22 @@ struct Emit: ParsableCommand {
         field("outcome", outcome)
         if let details { json += ",\"details\":" + details }
         return json + "}"
+    }
+
+    /// What is wrong with `--details` itself, located in what the user
+    /// wrote (the decoder's column is of the whole event line built around
+    /// it); nil when it is valid JSON, or not given.
+    static func detailsProblem(_ details: String?, readsStdin: Bool) -> String? {
+        guard let details, !readsStdin else { return nil }
+        let prefix = #"{"ts":"2026-01-01T00:00:00Z","event":"request","request_id":"x","actor":"x","details":"#
+        guard case .failure(let r) = LineDecoder().decode(prefix + details + "}"), r.kind == .notJSON else { return nil }
+        // Columns past the prefix are columns of `details`.
+        var message = r.message
+        if let at = message.range(of: #"column \d+"#, options: .regularExpression),
+           let n = Int(message[at].dropFirst("column ".count)), n > prefix.utf8.count {
+            message.replaceSubrange(at, with: "column \(n - prefix.utf8.count)")
+        }
+        return "--details: \(message)"
     }
 
     /// The wall clock, read here only: the event time of an event made from flags.

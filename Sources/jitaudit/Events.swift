@@ -31,13 +31,13 @@ struct Events: ParsableCommand {
     var format: OutputFormat?
 
     func run() throws {
-        let store = try database.open(.read, command: "events")
         let now = WallClock.now()
+        let period = try TimeBound.period(since, until, now: now, command: "events")
+        let store = try database.open(.read, command: "events")
         var filter = EventFilter()
         filter.requestID = requestID
         filter.actor = actor
-        filter.since = since?.resolve(now: now)
-        filter.until = until?.resolve(now: now)
+        (filter.since, filter.until) = period
         filter.limit = limit
         let json = (format ?? (OutputWriter.stdoutIsTerminal ? .text : .json)) == .json
         let out = OutputWriter(fd: 1)

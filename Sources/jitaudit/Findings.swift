@@ -46,11 +46,11 @@ struct Findings: ParsableCommand {
     }
 
     func run() throws {
-        let store = try database.open(.read, command: "findings")
         let now = WallClock.now()
+        let period = try TimeBound.period(since, until, now: now, command: "findings")
+        let store = try database.open(.read, command: "findings")
         var filter = FindingFilter()
-        filter.since = since?.resolve(now: now)
-        filter.until = until?.resolve(now: now)
+        (filter.since, filter.until) = period
         filter.rule = rule
         filter.actor = actor
         filter.severities = severity.flatMap(Findings.severities) ?? []

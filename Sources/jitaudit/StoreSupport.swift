@@ -57,8 +57,13 @@ enum WallClock {
 struct TimeBound: ExpressibleByArgument, Sendable {
     enum Value: Sendable { case ago(TimeSpan), at(Timestamp) }
     var value: Value
+    /// As written, for `--help`'s default.
+    var text: String
+
+    var defaultValueDescription: String { text }
 
     init?(argument: String) {
+        text = argument
         if let span = TimeSpan(parsing: argument) {
             value = .ago(span)
         } else if let t = RFC3339.parse(argument) {
@@ -91,6 +96,17 @@ struct TimeBound: ExpressibleByArgument, Sendable {
 
 extension TimeBound {
     static let help = "a span back from now (7d, 12h, 30m), an RFC 3339 time, or a date YYYY-MM-DD (UTC midnight)"
+
+    /// `--since` and `--until` resolved against `now`; a period that ends
+    /// before it starts is a usage error (exit 2), never a silently empty answer.
+    static func period(_ since: TimeBound?, _ until: TimeBound?, now: Timestamp, command: String) throws -> (Timestamp?, Timestamp?) {
+        let start = since?.resolve(now: now), end = until?.resolve(now: now)
+        if let start, let end, start >= end {
+            printError("jitaudit \(command): the period is empty: --since (\(start.rfc3339)) must be before --until (\(end.rfc3339))")
+            throw Exit.usage
+        }
+        return (start, end)
+    }
 }
 
 /// Quotes a CSV field (RFC 4180). A field a spreadsheet would run as a

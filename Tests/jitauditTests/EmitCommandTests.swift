@@ -83,6 +83,10 @@ import Testing
             let bad = try await emit(["--socket", path, "--event", "approve", "--request-id", "x", "--actor", "a", "--priority", "urgent"])
             #expect(bad.status == 2)
             #expect(bad.stderr.contains("event: bad_value"))
+            // A --details that is not JSON is located in what was written, not in the line built around it.
+            let details = try await emit(["--socket", path, "--event", "approve", "--request-id", "x", "--actor", "a", "--details", "[1, 2,, 3]"])
+            #expect(details.status == 2)
+            #expect(details.stderr.contains("--details: not JSON: invalid value at column 7"), "\(details.stderr)")
             #expect(await intake.lines.isEmpty)
         }
     }

@@ -118,6 +118,16 @@ import Testing
         #expect(junk.status == 1)
         #expect(junk.stderr.contains("not an SQLite database") || junk.stderr.contains("not a database"))
         #expect(try Binary.run(["verify", "--db", notDB]).status == 1)
+        // A directory given as the database says so, for readers and writers.
+        for command in [["findings"], ["events"], ["verify"], ["report"], ["replay", Self.demo]] {
+            let r = try Binary.run([command[0], "--db", dir.path] + command.dropFirst())
+            #expect(r.status == 1 && r.stderr.contains("\(dir.path): is a directory, not a database file"), "\(command): \(r.stderr)")
+        }
+        // A period that ends before it starts is a usage error everywhere.
+        for command in ["findings", "events", "report"] {
+            let r = try Binary.run([command, "--db", db, "--since", "2026-03-10", "--until", "2026-03-01"])
+            #expect(r.status == 2 && r.stderr.contains("the period is empty"), "\(command): \(r.stderr)")
+        }
     }
 
     @Test func eventsShowsOneRequestsLifecycle() throws {
