@@ -56,6 +56,22 @@ import Testing
         #expect((e.diagnostics.first?.location?.line ?? 0) >= 2)
     }
 
+    /// A key written twice is located where it is written again (the
+    /// mistake), naming the first; in a flow mapping, at the mapping.
+    @Test func aDuplicateKeyIsLocatedAtItsRepeat() {
+        let yaml = "rules:\n  - id: a\n    severity: high\n    type: match\n    when:\n      event: approve\n      # a comment\n\n      event: reject\n    summary: x\n"
+        guard case .failure(let e) = load(yaml) else { Issue.record("loaded"); return }
+        #expect(e.description == "custom.yaml:9:7: error: YAML: duplicate key \"event\" in mapping (first at line 6) [yaml_syntax]", "\(e)")
+        guard case .failure(let top) = ConfigLoader.load("timezone: UTC\nholidays: []\ntimezone: Europe/Berlin\n", file: "c.yaml") else {
+            Issue.record("loaded"); return
+        }
+        #expect(top.description.hasPrefix("c.yaml:3:1: error: YAML: duplicate key \"timezone\" in mapping (first at line 1)"), "\(top)")
+        guard case .failure(let flow) = ConfigLoader.load("business_hours: {start: \"08:00\", start: \"09:00\"}\n", file: "c.yaml") else {
+            Issue.record("loaded"); return
+        }
+        #expect(flow.description.hasPrefix("c.yaml:1:18: error: YAML: duplicate key \"start\""), "\(flow)")
+    }
+
     @Test func configErrorsAreLocated() {
         let text = "timezone: Mars/Olympus\nholidays: [2026-02-30]\ntrusted_networks: [10.0.0.0/33]\nallowed_lateness: soon\nlinelimit: 5\n"
         guard case .failure(let e) = ConfigLoader.load(text, file: "jitaudit.yaml") else { Issue.record("loaded"); return }

@@ -28,8 +28,11 @@ struct YAMLTree {
                 if let offset { loc = location(ofCharacter: offset, in: text, file: file) }
                 message = problem
             case .duplicatedKeysInMapping(let dups, let context):
-                loc = SourceLocation(file: file, line: context.mark.line, column: context.mark.column)
+                // Yams marks the key's first occurrence; the mistake is the repeat.
+                let first = SourceLocation(file: file, line: context.mark.line, column: context.mark.column)
+                loc = dups.first.flatMap { repeatOf(key: $0, after: first, in: text) } ?? first
                 message = "duplicate key \(dups.map { quoted($0) }.joined(separator: ", ")) in mapping"
+                    + (loc != first ? " (first at line \(first.line))" : "")
             default: break
             }
             d.append(Diagnostic(code: "yaml_syntax", message: "YAML: \(message)", location: loc))
@@ -38,6 +41,29 @@ struct YAMLTree {
             d.append(Diagnostic(code: "yaml_syntax", message: "YAML: \(error)", location: SourceLocation(file: file, line: 1, column: 1)))
             return nil
         }
+    }
+
+    /// Where `key`, first written at `first` in a block mapping, is written
+    /// again in that mapping: the next line that has it at the same column,
+    /// before a line indented less ends the mapping. Nil when not found
+    /// (a flow mapping, `{a: 1, a: 2}`, keeps the first location).
+    static func repeatOf(key: String, after first: SourceLocation, in text: String) -> SourceLocation? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let indent = first.column - 1
+        guard first.line >= 1, first.line < lines.count else { return nil }
+        for (k, line) in lines.enumerated().dropFirst(first.line) {
+            let scalars = Array(line.unicodeScalars)
+            let lead = scalars.prefix { $0 == " " }.count
+            let rest = String(String.UnicodeScalarView(scalars[lead...])).trimmingWhitespace
+            if rest.isEmpty || rest.hasPrefix("#") { continue }
+            if lead < indent { return nil }
+            guard lead == indent else { continue }
+            for spelling in [key, "\"\(key)\"", "'\(key)'"] where rest.hasPrefix(spelling) {
+                let after = rest.dropFirst(spelling.count).drop { $0 == " " }
+                if after.hasPrefix(":") { return SourceLocation(file: first.file, line: k + 1, column: first.column) }
+            }
+        }
+        return nil
     }
 
     /// Line and column (1-based, columns in Unicode scalars as Yams counts them) of the character at `offset`.
