@@ -72,6 +72,14 @@ import Testing
         #expect(flow.description.hasPrefix("c.yaml:1:18: error: YAML: duplicate key \"start\""), "\(flow)")
     }
 
+    /// Every key of a `time:` condition is checked, not only the first bad one.
+    @Test func everyProblemOfATimeConditionIsReported() {
+        let yaml = "rules:\n  - id: a\n    severity: high\n    type: match\n    when:\n      time: {between: [\"25:00\", \"06:00\"], timezone: Mars/Olympus, days: [funday]}\n    summary: x\n"
+        guard case .failure(let e) = load(yaml) else { Issue.record("loaded"); return }
+        #expect(e.diagnostics.map(\.code) == ["bad_time", "bad_timezone", "bad_weekday"], "\(e)")
+        #expect(e.diagnostics.map { $0.location?.column ?? 0 } == [23, 53, 73])
+    }
+
     @Test func configErrorsAreLocated() {
         let text = "timezone: Mars/Olympus\nholidays: [2026-02-30]\ntrusted_networks: [10.0.0.0/33]\nallowed_lateness: soon\nlinelimit: 5\n"
         guard case .failure(let e) = ConfigLoader.load(text, file: "jitaudit.yaml") else { Issue.record("loaded"); return }

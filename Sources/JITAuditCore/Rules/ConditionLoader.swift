@@ -144,28 +144,37 @@ struct ConditionLoader {
             }
         }
         guard let m = v.mapping(what, allowed: ["between", "timezone", "days"], &d) else { return nil }
-        guard let b = m["between"], let ends = b.strings("\(what).between", &d) else {
-            if m["between"] == nil { d.append(Diagnostic(code: "missing_key", message: "\(what): missing \"between\"", location: v.location)) }
-            return nil
-        }
-        guard ends.count == 2, let start = ConfigLoader.parseClock(ends[0]), let end = ConfigLoader.parseClock(ends[1]) else {
-            d.append(Diagnostic(code: "bad_time", message: "\(what).between: expected [HH:MM, HH:MM]", location: b.location))
-            return nil
+        // Each key is checked whatever the others hold, so one run reports all.
+        var ok = true
+        var span: (Int, Int)?
+        if let b = m["between"] {
+            if let ends = b.strings("\(what).between", &d) {
+                if ends.count == 2, let start = ConfigLoader.parseClock(ends[0]), let end = ConfigLoader.parseClock(ends[1]) {
+                    span = (start, end)
+                } else {
+                    d.append(Diagnostic(code: "bad_time", message: "\(what).between: expected [HH:MM, HH:MM]", location: b.location))
+                }
+            }
+        } else {
+            d.append(Diagnostic(code: "missing_key", message: "\(what): missing \"between\"", location: v.location))
         }
         var zone: String?
-        if let z = m["timezone"], let name = z.string("\(what).timezone", &d) {
-            guard let offsets = ZoneOffsets(identifier: name) else {
-                d.append(Diagnostic(code: "bad_timezone", message: "\(what).timezone: unknown IANA time zone \(quoted(name))", location: z.location))
-                return nil
-            }
-            zones[name] = offsets
-            zone = name
+        if let z = m["timezone"] {
+            if let name = z.string("\(what).timezone", &d) {
+                if let offsets = ZoneOffsets(identifier: name) {
+                    zones[name] = offsets
+                    zone = name
+                } else {
+                    d.append(Diagnostic(code: "bad_timezone", message: "\(what).timezone: unknown IANA time zone \(quoted(name))", location: z.location))
+                    ok = false
+                }
+            } else { ok = false }
         }
         var days: Set<Int> = [1, 2, 3, 4, 5, 6, 7]
         if let dn = m["days"] {
-            guard let parsed = ConfigLoader.parseWeekdays(dn, "\(what).days", &d) else { return nil }
-            days = parsed
+            if let parsed = ConfigLoader.parseWeekdays(dn, "\(what).days", &d) { days = parsed } else { ok = false }
         }
+        guard ok, let (start, end) = span else { return nil }
         return .between(startMinute: start, endMinute: end, weekdays: days, zone: zone)
     }
 }
