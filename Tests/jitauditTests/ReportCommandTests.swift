@@ -78,6 +78,21 @@ import Testing
             let lint = try Tools.run(xmllint, ["--noout", "--nonet", out])
             #expect(lint.status == 0, "xmllint: \(lint.output)")
         }
+        #expect(Self.deadLinks(html).isEmpty, "links to nothing: \(Self.deadLinks(html))")
+        // A period without events: no chart, and no link to a data table that is not there.
+        let empty = demo.path("empty.html")
+        let e = try Binary.run(["report", "--db", demo.db, "--format", "html", "--output", empty, "--since", "2020-01-01", "--until", "2020-01-08"])
+        #expect(e.status == 0, "\(e.stderr)")
+        let emptyHTML = try String(contentsOfFile: empty, encoding: .utf8)
+        #expect(Self.deadLinks(emptyHTML).isEmpty, "links to nothing: \(Self.deadLinks(emptyHTML))")
+    }
+
+    /// In-page links (`href="#x"`) with no element of that id.
+    static func deadLinks(_ html: String) -> [String] {
+        html.components(separatedBy: "href=\"#").dropFirst().compactMap { rest in
+            let id = String(rest.prefix { $0 != "\"" })
+            return html.contains("id=\"\(id)\"") ? nil : id
+        }
     }
 
     @Test(.enabled(if: Tools.find("xmllint") != nil, "xmllint is not installed (Debian package libxml2-utils)"))

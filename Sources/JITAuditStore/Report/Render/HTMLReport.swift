@@ -107,7 +107,12 @@ struct HTMLWriter {
     /// A chart, linked to the table of its data (``chartData``); `empty` replaces a chart without data.
     mutating func chart(_ svg: String, id: String, caption: String, empty: String?) {
         text += "<figure><figcaption>\(HTMLText.escape(caption))</figcaption>"
-        if let empty { text += "<p class=\"empty\">\(HTMLText.escape(empty))</p>" } else { text += svg }
+        if let empty {
+            // No chart, no data table to link to.
+            text += "<p class=\"empty\">\(HTMLText.escape(empty))</p></figure>\n"
+            return
+        }
+        text += svg
         text += "<p class=\"data\"><a href=\"#\(id)-data\">Data table</a></p></figure>\n"
     }
 
