@@ -42,11 +42,12 @@ struct WALCheckpointTests {
         // while its writer closes, when tests run in parallel.)
         #expect(threads.contains { $0 == (10, 0) } && threads.allSatisfy { $0.policy == 0 }, "checkpointer threads: \(threads)")
         // Without background checkpoints the log would reach the hard limit
-        // (64 MB). On a quiet host it stays under a third of that; a host
-        // busy with other work starves the nice-10 thread for a while, so
-        // the bound is the limit's half, still well clear of it.
+        // (16,000 frames of 4 KiB and a header: 66 MB) and the writer copy
+        // it itself. On a quiet host it stays under a third of that; a host
+        // busy with other work starves the nice-10 thread for a while (49 MB
+        // seen), so the bound is what the hard limit would have given.
         let wal = walBytes(db)
-        #expect(wal > 0 && wal < 32 << 20, "WAL file is \(wal) bytes")
+        #expect(wal > 0 && wal < 60 << 20, "WAL file is \(wal) bytes")
         // A reader sees everything, the chain is intact.
         let reader = try AuditStore(path: db.path, mode: .read)
         let report = try reader.verifyChain()
