@@ -92,6 +92,46 @@ import Testing
         #expect(await intake.texts == ["g1-1", "g1-2", "g1-3", "g1-4", "g2-1 is longer than what was there before"])
     }
 
+    /// A glob that also matches rotated files (`app.log*`): the copy of a
+    /// copytruncate (finished, then checkpointed where it lies) and the old
+    /// file of a rename (adopted under its new name, which gets a checkpoint
+    /// at once) are not taken for new files after a restart and read again.
+    @Test(arguments: ["copytruncate", "rename"])
+    func aRotatedFileTheGlobMatchesIsNotReadAgainAfterARestart(rotation: String) async throws {
+        let dir = TempDir(); defer { dir.cleanup() }
+        let path = dir.file("app.log")
+        let glob = dir.file("app.log*")
+        append(path, "g1-1\ng1-2\ng1-3\n")
+        let first = RecordingIntake()
+        try await withTailer([glob], intake: first) { tailer in
+            await eventually { await first.texts == ["g1-1", "g1-2", "g1-3"] }
+            if rotation == "copytruncate" {
+                try Data(contentsOf: URL(fileURLWithPath: path)).write(to: URL(fileURLWithPath: path + ".1"))
+                #expect(truncate(path, 0) == 0)
+            } else {
+                #expect(rename(path, path + ".1") == 0)
+            }
+            append(path, "g2-1 is longer than what was there before\n")
+            await eventually { await first.lineCount == 4 }
+            // The copy is finished (read to its end, then closed); the renamed
+            // file is adopted under its new name, which the glob matches.
+            await eventually("the rotated file's own checkpoint", timeout: .seconds(10)) {
+                await first.latestCheckpoints.map(\.path) == [path, path + ".1"]
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(await first.texts == ["g1-1", "g1-2", "g1-3", "g2-1 is longer than what was there before"])
+        let checkpoints = await first.latestCheckpoints
+        #expect(checkpoints.map(\.path) == [path, path + ".1"], "\(checkpoints)")
+        append(path, "g2-2\n")
+        let second = RecordingIntake()
+        try await withTailer([glob], intake: second, checkpoints: checkpoints) { _ in
+            await eventually { await second.lineCount >= 1 }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        #expect(await second.texts == ["g2-2"], "after the restart only the new line is read")
+    }
+
     @Test func truncationStartsOver() async throws {
         let dir = TempDir(); defer { dir.cleanup() }
         let path = dir.file("app.log")

@@ -63,6 +63,12 @@ actor RecordingIntake: LineIntake {
     var lineCount: Int { batches.reduce(0) { $0 + $1.lines.count } }
 
     var lastCheckpoint: FileCheckpoint? { batches.last(where: { $0.checkpoint != nil })?.checkpoint }
+    /// The latest checkpoint of each path, as the store keeps them.
+    var latestCheckpoints: [FileCheckpoint] {
+        var byPath: [String: FileCheckpoint] = [:]
+        for b in batches { if let cp = b.checkpoint { byPath[cp.path] = cp } }
+        return byPath.values.sorted { $0.path < $1.path }
+    }
 
     static func text(_ l: RawLine) -> String {
         switch l.content {

@@ -36,6 +36,10 @@ final class TailedFile {
     var path: String
     /// The path its checkpoints are stored under.
     var key: String
+    /// Its key changed (renamed to a name a glob matches): the new key gets a
+    /// checkpoint at once, not only with its next line, or a restart would
+    /// read the file again as a new one.
+    var keyNeedsCheckpoint = false
     let fd: Int32
     let id: FileID
     var role: Role

@@ -133,6 +133,7 @@ final class TailerEngine {
                     logger.info("file renamed", metadata: meta(f, ["jitaudit.source.new_path": "\(p)"]))
                     f.path = p
                     f.key = p
+                    f.keyNeedsCheckpoint = true
                 }
                 continue
             }
@@ -332,7 +333,7 @@ final class TailerEngine {
                     more = true  // read the old generation's copy first, then this file anew
                     break reading
                 }
-                if !lines.isEmpty { try await submit(f, lines) }
+                if !lines.isEmpty || f.keyNeedsCheckpoint { try await submit(f, lines) }
                 switch outcome {
                 case .learnedFingerprint:
                     if classifyByFingerprint(f, size: Int64.max), f.role == .shadow { break reading }
@@ -370,6 +371,7 @@ final class TailerEngine {
         }
         logger.info(f.role == .recovery ? "finished reading the rotated copy" : "finished reading the rotated file",
                     metadata: meta(f, ["jitaudit.source.lines": "\(f.line - 1)"]))
+        try await checkpointWhereItLies(f)
         drop(f)
         remember(Generation(key: f.key, id: f.id, fingerprint: f.fingerprint, offset: f.offset, line: f.line, fromCheckpoint: false))
         if let s = files.values.first(where: { $0.role == .shadow && $0.fingerprint == f.fingerprint && f.fingerprint != 0 }) {
@@ -379,10 +381,30 @@ final class TailerEngine {
         }
     }
 
+    /// A finished generation (a rotated copy such as `app.log.1`, or the
+    /// renamed old file) that a configured glob matches where it lies now:
+    /// its own checkpoint there, at its end. Its lines are in the log, under
+    /// the key it was read under, or it had none left to read (a copy of
+    /// what was read already); without this a restart would find it as a
+    /// new file and store them again (the memory of finished generations
+    /// does not outlive the process).
+    private func checkpointWhereItLies(_ f: TailedFile) async throws {
+        func lies(at path: String) -> Bool {
+            if case .success(let st) = FileProbe.stat(path: path), st.id == f.id { return true }
+            return false
+        }
+        let candidates = [f.path] + FileProbe.rotatedSiblings(of: f.key)
+        guard let here = candidates.first(where: { isConfigured($0) && lies(at: $0) }) else { return }
+        let cp = FileCheckpoint(path: here, device: f.id.device, inode: f.id.inode, fingerprint: f.fingerprint, offset: f.offset, line: f.line)
+        _ = try await intake.submit(LineBatch(source: here, lines: [], checkpoint: cp))
+        logger.debug("checkpointed the finished generation where it lies", metadata: meta(f, ["jitaudit.source.at": "\(here)"]))
+    }
+
     private func submit(_ f: TailedFile, _ lines: [RawLine]) async throws {
         let owner = checkpointOwner[f.key]
         let stores = f.role == .live || owner == nil || owner == f.id
         if stores { checkpointOwner[f.key] = f.id }
+        if stores { f.keyNeedsCheckpoint = false }
         let batch = LineBatch(source: f.path, lines: lines, peer: nil, checkpoint: stores ? f.checkpoint() : nil)
         _ = try await intake.submit(batch)
         let tooLong = lines.reduce(0) { if case .tooLong = $1.content { $0 + 1 } else { $0 } }
