@@ -103,6 +103,11 @@ struct Emit: ParsableCommand {
             throw Exit.runtimeFailure
         case .error(let reason)?:
             printError("jitaudit emit: the daemon refused: \(reason)")
+            // How far it got, in the lines sent: what to send again.
+            if let n = SocketReply.stored(in: reason), n < lines.count {
+                let kept = n == 0 ? "none of the \(lines.count) events was stored" : "the first \(n) of \(lines.count) events were stored (through \(lines[n - 1].label))"
+                printError("jitaudit emit: \(kept); send again from \(lines[n].label)")
+            }
             throw Exit.runtimeFailure
         case .reject?, nil:
             printError("jitaudit emit: the daemon closed the connection without confirming; the events may not all be stored")

@@ -25,6 +25,11 @@ final class RecordingJournal: AuditJournal, @unchecked Sendable {
     let state = Mutex(State())
     private let gate = DispatchSemaphore(value: 0)
     private let holding = Atomic<Bool>(false)
+    private let failing = Atomic<Bool>(false)
+
+    /// Commits fail (as on a full disk) while set.
+    func failCommits(_ on: Bool) { failing.store(on, ordering: .relaxed) }
+    struct DiskFull: Error {}
 
     /// Commits wait for ``release()`` until it is called.
     func hold() { holding.store(true, ordering: .relaxed) }
@@ -36,6 +41,7 @@ final class RecordingJournal: AuditJournal, @unchecked Sendable {
     func commit(_ batches: [DurableBatch]) throws -> Set<String> {
         state.withLock { $0.commitStarted += 1 }
         if holding.load(ordering: .relaxed) { gate.wait() }
+        if failing.load(ordering: .relaxed) { throw DiskFull() }
         return state.withLock { s in
             s.commits.append(batches.map { $0.events.map(\.position.line) })
             s.committedEvents += batches.reduce(0) { $0 + $1.events.count }
@@ -166,6 +172,26 @@ struct PipelineTests {
         _ = try await Self.pipeline(journal, delivered: again).submit(Self.batch("a", lines: 0..<8))
         #expect(again.selfApprovals == 1, "only the new request's self-approval: \(again.findings.withLock { $0.map(\.requestID) })")
         #expect(journal.state.withLock { $0.findingIDs.count } == 4)
+    }
+
+    /// A failed commit leaves the engine ahead of the log: it took that
+    /// transaction's events and raised its findings, now lost. From then on
+    /// the pipeline takes nothing (a resent line would be judged twice, or
+    /// not at all once its first-seen value was learned) and saves no
+    /// snapshot (that would make the lost events' effects durable), and
+    /// `tick` throws, so the daemon stops and restarts from the log.
+    @Test func afterAFailedCommitNothingIsTakenAndTheDaemonStops() async throws {
+        let journal = RecordingJournal()
+        let p = try Self.pipeline(journal)
+        _ = try await p.submit(Self.batch("a", lines: 0..<4))
+        journal.failCommits(true)
+        await #expect(throws: RecordingJournal.DiskFull.self) { try await p.submit(Self.batch("a", lines: 4..<8)) }
+        journal.failCommits(false)  // the disk has room again: still nothing is taken
+        await #expect(throws: Pipeline.Stopped.self) { try await p.submit(Self.batch("a", lines: 8..<10)) }
+        await #expect(throws: Pipeline.Stopped.self) { try await p.tick() }
+        await #expect(throws: Pipeline.Stopped.self) { try await p.checkpoint() }
+        #expect(journal.state.withLock { $0.committedEvents } == 4)
+        #expect(journal.state.withLock { $0.snapshots.isEmpty && $0.inlineSnapshots == 0 })
     }
 
     /// One source handing over batches without waiting (`enqueue`): those

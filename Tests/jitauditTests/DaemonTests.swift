@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import JITAuditCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -296,6 +297,51 @@ import Glibc
         #expect(try d.sql("SELECT request_id FROM events ORDER BY request_id") == ["f-crlf-at", "f-lf-at", "s-crlf-at", "s-lf-at"])
         #expect(try d.sql("SELECT DISTINCT kind FROM rejections") == ["too_long"])
         #expect(try d.stop() == 0)
+    }
+
+
+    /// The audit log's disk fills while a client sends. The client learns
+    /// exactly how far it got (`stored=<n>`, and `emit` names the line to
+    /// send again from); the daemon takes nothing more and stops, since its
+    /// engine has seen events the log does not hold; restarted with room, it
+    /// resumes from the log and the rest, sent again, is stored once.
+    @Test(.enabled(if: geteuid() == 0, "mounting a small tmpfs needs root"))
+    func aFullDiskStopsTheDaemonAndTheClientKnowsWhatToSendAgain() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let small = dir.appendingPathComponent("small")
+        try FileManager.default.createDirectory(at: small, withIntermediateDirectories: true)
+        guard (try? Tools.run("/usr/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", small.path]))?.status == 0 else {
+            Issue.record("cannot mount a tmpfs at \(small.path)"); return
+        }
+        defer { _ = try? Tools.run("/usr/bin/umount", ["-l", small.path]) }
+        let database = small.appendingPathComponent("j.db").path
+        func events(_ range: Range<Int>) -> String {
+            range.map { i in
+                let ts = Timestamp(micros: 1_772_445_600_000_000 + Int64(i) * 1_000_000).rfc3339
+                return #"{"ts":"\#(ts)","event":"request","request_id":"r\#(i)","actor":"u\#(i % 50)","justification":"\#(String(repeating: "j", count: 300))"}"#
+            }.joined(separator: "\n") + "\n"
+        }
+        let first = try Daemon(dir: dir, arguments: ["--db", database])
+        try first.start()
+        try first.emit(events(0..<500))
+        let refused = try first.emit(events(500..<8_000), expectStatus: 1)
+        let reason = refused.stderr
+        let stored = try #require(reason.split(separator: " ").compactMap { $0.hasPrefix("stored=") ? Int($0.dropFirst(7).prefix { $0.isNumber }) : nil }.first,
+                                  "the refusal says how far it got: \(reason)")
+        #expect(reason.contains("send again from stdin:\(stored + 1)"), "\(reason)")
+        try waitUntil("the daemon to stop", timeout: 20) { !first.process.isRunning }
+        #expect(first.process.terminationStatus != 0)
+        #expect(first.stderr.contains("committing to the audit log failed; refusing all further input and stopping"), "\(first.stderr.suffix(1500))")
+        #expect(try Daemon.sqlOn(database, "SELECT count(*) FROM events") == ["\(500 + stored)"])
+
+        #expect((try? Tools.run("/usr/bin/mount", ["-o", "remount,size=64m", small.path]))?.status == 0)
+        let second = try Daemon(dir: dir, arguments: ["--db", database])
+        try second.start()
+        try second.emit(events((500 + stored)..<8_000))
+        #expect(try second.stop() == 0)
+        #expect(try Daemon.sqlOn(database, "SELECT count(*), count(DISTINCT request_id) FROM events") == ["8000|8000"])
+        #expect(try Binary.run(["verify", "--db", database]).status == 0)
     }
 
 }

@@ -64,6 +64,23 @@ public actor Pipeline: LineIntake {
     /// flows with the wall clock from it while sources are idle (SPEC §3).
     private var newestArrival: (eventTime: Timestamp, wall: Timestamp)?
     public private(set) var counters = Counters()
+    /// The first failed commit. The engine had taken that transaction's
+    /// events (and raised its findings, now lost), so it no longer matches
+    /// the log: from then on nothing is taken, no snapshot is saved, and the
+    /// daemon stops (`tick` throws), to resume from the log when restarted.
+    /// Going on would judge a client's resent lines twice, or not at all (a
+    /// first-seen value already learned).
+    private var failure: (any Error)?
+
+    /// Thrown by everything that would feed or save the engine after a failed commit.
+    public struct Stopped: Error, CustomStringConvertible {
+        public var cause: String
+        public var description: String { "the audit log could not be written (\(cause)); jitaudit is stopping to restart from the log" }
+    }
+
+    private func refuseAfterFailure() throws {
+        if let failure { throw Stopped(cause: "\(failure)") }
+    }
 
     public struct Counters: Sendable {
         public var lines = 0
@@ -126,9 +143,11 @@ public actor Pipeline: LineIntake {
     /// meanwhile, so one connection's batches can share a transaction. Suspends
     /// while `maxPendingEvents` events wait for the next commit (back-pressure).
     public func enqueue(_ batch: LineBatch) async throws -> PendingReceipt {
+        try refuseAfterFailure()
         while committing && open.events >= maxPendingEvents, let inFlight {
             try? await inFlight.wait()
         }
+        try refuseAfterFailure()
         let now = wallClock()
         var durable = DurableBatch(receivedAt: now)
         durable.checkpoint = batch.checkpoint
@@ -167,6 +186,7 @@ public actor Pipeline: LineIntake {
     /// Lets event time flow with the wall clock while no event arrives, so
     /// deadlines fire on time in a live stream (SPEC §3).
     public func tick() async throws {
+        try refuseAfterFailure()
         let now = wallClock()
         guard let newest = newestArrival else { return }
         let flowing = newest.eventTime + (now - newest.wall) - engine.config.allowedLateness
@@ -181,6 +201,8 @@ public actor Pipeline: LineIntake {
 
     /// End of input or shutdown: a final snapshot so a restart replays nothing.
     public func checkpoint() async throws {
+        // A snapshot now would make the engine's lost events durable.
+        try refuseAfterFailure()
         await snapshotTask?.value
         var durable = DurableBatch(receivedAt: wallClock())
         durable.findings = engine.takeFindings()
@@ -322,8 +344,13 @@ public actor Pipeline: LineIntake {
             // not in the log, so it fires again after a resume).
             let findings = group.parts.flatMap(\.findings).filter { !stored.contains($0.id) }
             if !findings.isEmpty { deliver(findings) }
-        case .failure:
+        case .failure(let error):
             counters.commitFailures += 1
+            if failure == nil {
+                failure = error
+                logger.error("committing to the audit log failed; refusing all further input and stopping: the engine has seen events the log does not hold, so it must restart from the log",
+                             metadata: ["jitaudit.error": "\(error)"])
+            }
         }
         group.done.finish(result.map { _ in })
         startCommit()

@@ -8,7 +8,9 @@
 /// - `OK accepted=<n> rejected=<m>` once every line of the connection is in
 ///   the audit log, then closes;
 /// - or `ERR <reason>` and closes: `peer not allowed`, `too many connections`,
-///   `timeout`, `shutting down`, `unavailable: …` (the pipeline failed).
+///   `timeout`, `shutting down`, `unavailable: …` (the pipeline failed; the
+///   reason ends with `stored=<n>`: the connection's first n lines are in
+///   the audit log, accepted or kept as rejected, and none after them).
 ///   Lines before it that were accepted stay accepted.
 public enum SocketReply: Sendable, Hashable {
     case reject(line: Int, reason: String)
@@ -26,6 +28,18 @@ public enum SocketReply: Sendable, Hashable {
     public static let tooManyConnections = "too many connections"
     public static let timeout = "timeout"
     public static let shuttingDown = "shutting down"
+
+    /// How far a connection got before `unavailable`, for the client to
+    /// send again exactly the rest; the last field of the reason.
+    public static func storedThrough(_ n: Int) -> String {
+        (n == 0 ? "none of this connection's lines is stored" : "lines 1–\(n) of this connection are stored, none after") + "; stored=\(n)"
+    }
+
+    /// `stored=<n>` at the end of an `unavailable` reason; nil without one.
+    public static func stored(in reason: String) -> Int? {
+        guard let last = reason.split(separator: " ").last, last.hasPrefix("stored=") else { return nil }
+        return Int(last.dropFirst("stored=".count))
+    }
 
     /// The reply as one line, with its newline. Control characters in the
     /// reason are escaped so a reply is always exactly one line.

@@ -258,14 +258,18 @@ public final class SocketSource: Service, Sendable {
         }
         logger.debug("socket source: connection", metadata: meta)
         if shuttingDown.isSet { closeForShutdown(channel.channel) }
-        var accepted = 0, rejected = 0, itemised = 0
+        // `stored`: the connection's lines in the log so far (accepted, or
+        // kept as rejected), always its first ones: batches commit in order.
+        var accepted = 0, rejected = 0, itemised = 0, stored = 0
         do {
             try await withGracefulShutdownHandler {
                 try await channel.executeThenClose { inbound, outbound in
                     // Batches handed to the pipeline whose receipts are still to come, oldest first.
                     var pending: [(lines: Int, receipt: PendingReceipt)] = []
                     func unavailable(_ error: any Error) async {
-                        let reason = error is CancellationError ? SocketReply.shuttingDown : "unavailable: \(error)"
+                        // Says how far the connection got, so a client sends again exactly the rest.
+                        let reason = error is CancellationError ? SocketReply.shuttingDown
+                            : "unavailable: \(error); " + SocketReply.storedThrough(stored)
                         try? await outbound.write(ByteBuffer(string: SocketReply.error(reason).line))
                     }
                     func settleOldest() async throws {
@@ -277,6 +281,7 @@ public final class SocketSource: Service, Sendable {
                         }
                         accepted += receipt.accepted
                         rejected += receipt.rejected.count
+                        stored += lines
                         state.withLock {
                             $0.lines += UInt64(lines); $0.accepted += UInt64(receipt.accepted)
                             $0.rejected += UInt64(receipt.rejected.count)
