@@ -130,6 +130,38 @@ import Testing
         }
     }
 
+    /// A file still being written: its last line has no newline and is only
+    /// half an event. `replay --db` leaves it for the next run instead of
+    /// rejecting the half (and then the rest of it, losing the event); a
+    /// last line without a newline that is a whole event is taken, and the
+    /// newline written after it later is not read as an empty line.
+    @Test func aHalfWrittenLastLineIsLeftForTheNextRun() throws {
+        let dir = try temporaryDirectory(); defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("a.db").path
+        let file = dir.appendingPathComponent("live.jsonl")
+        func append(_ text: String) throws {
+            let h = try FileHandle(forWritingTo: file)
+            try h.seekToEnd(); try h.write(contentsOf: Data(text.utf8)); try h.close()
+        }
+        FileManager.default.createFile(atPath: file.path, contents: nil)
+        let p1 = #"{"ts":"2026-01-05T10:00:00Z","event":"request","request_id":"p1","actor":"bob"}"#
+        let p2 = #"{"ts":"2026-01-05T10:00:01Z","event":"request","request_id":"p2","actor":"bob"}"#
+        let p3 = #"{"ts":"2026-01-05T10:00:02Z","event":"request","request_id":"p3","actor":"bob"}"#
+        try append(p1 + "\n" + p2.prefix(60))
+        let first = try Binary.run(["replay", "--db", db, "--quiet", file.path])
+        #expect(first.status == 0)
+        #expect(first.stderr.contains("live.jsonl:2: the last line has no newline and is not a whole event yet"), "\(first.stderr)")
+        try append(String(p2.dropFirst(60)) + "\n" + p3)
+        let second = try Binary.run(["replay", "--db", db, "--quiet", file.path])
+        #expect(second.status == 0 && second.stderr.isEmpty, "\(second.stderr)")
+        try append("\n")
+        let third = try Binary.run(["replay", "--db", db, "--quiet", file.path])
+        #expect(third.status == 0, "\(third.stderr)")
+        #expect(try Daemon.sqlOn(db, "SELECT group_concat(request_id || ':' || line, ' ') FROM (SELECT request_id, line FROM events ORDER BY seq)")
+                == ["p1:1 p2:2 p3:3"])
+        #expect(try Daemon.sqlOn(db, "SELECT count(*) FROM rejections") == ["0"])
+    }
+
     @Test func eventsShowsOneRequestsLifecycle() throws {
         let dir = try temporaryDirectory(); defer { try? FileManager.default.removeItem(at: dir) }
         let db = dir.appendingPathComponent("a.db").path

@@ -39,9 +39,19 @@ public struct LineReader: ~Copyable {
 
     /// Reads `fd` to its end. `startOffset` is the file position the descriptor is at.
     /// Returns the number of bytes read; throws the `errno` of a failed read.
+    /// A last line without a newline is handed out as a line.
     @discardableResult
     public func read(fd: Int32, source: String, startOffset: Int64 = 0, startLine: Int = 1,
                      _ body: (Item, LinePosition) throws -> Void) throws -> Int64 {
+        try read(fd: fd, source: source, startOffset: startOffset, startLine: startLine) { item, pos, _ in try body(item, pos) }
+    }
+
+    /// `read`, telling the body whether each line ended in a newline (only
+    /// the last line of the input can lack one): a writer may not have
+    /// finished it yet.
+    @discardableResult
+    public func read(fd: Int32, source: String, startOffset: Int64 = 0, startLine: Int = 1,
+                     _ body: (Item, LinePosition, _ terminated: Bool) throws -> Void) throws -> Int64 {
         var start = 0, end = 0, scan = 0
         var lineNo = startLine
         var base = startOffset  // file offset of buffer[0]
@@ -66,8 +76,8 @@ public struct LineReader: ~Copyable {
                 if end > start && !discarding {
                     let len = end - start
                     let pos = LinePosition(source: source, line: lineNo, offset: base + Int64(start))
-                    if LineLimit.exceeded(len, last: buffer[end - 1], limit: lineLimit) { try body(.tooLong(len), pos) }
-                    else { try body(.line(UnsafeBufferPointer(start: buffer + start, count: len)), pos) }
+                    if LineLimit.exceeded(len, last: buffer[end - 1], limit: lineLimit) { try body(.tooLong(len), pos, false) }
+                    else { try body(.line(UnsafeBufferPointer(start: buffer + start, count: len)), pos, false) }
                 }
                 return total
             }
@@ -81,8 +91,8 @@ public struct LineReader: ~Copyable {
                     discarding = false
                 } else {
                     let pos = LinePosition(source: source, line: lineNo, offset: base + Int64(start))
-                    if LineLimit.exceeded(len, last: len > 0 ? buffer[nl - 1] : nil, limit: lineLimit) { try body(.tooLong(len), pos) }
-                    else { try body(.line(UnsafeBufferPointer(start: buffer + start, count: len)), pos) }
+                    if LineLimit.exceeded(len, last: len > 0 ? buffer[nl - 1] : nil, limit: lineLimit) { try body(.tooLong(len), pos, true) }
+                    else { try body(.line(UnsafeBufferPointer(start: buffer + start, count: len)), pos, true) }
                 }
                 lineNo += 1
                 start = nl + 1
@@ -90,7 +100,7 @@ public struct LineReader: ~Copyable {
             }
             if !discarding && end - start > LineLimit.framing(lineLimit) {
                 let pos = LinePosition(source: source, line: lineNo, offset: base + Int64(start))
-                try body(.tooLong(end - start), pos)
+                try body(.tooLong(end - start), pos, true)
                 discarding = true
             }
             if discarding {

@@ -30,6 +30,9 @@ package struct DurableReplay: ~Copyable {
     package private(set) var unresolvedRequests = 0
     /// Files resumed from a checkpoint, with the offset they resumed at.
     package private(set) var resumed: [(path: String, offset: Int64)] = []
+    /// Last lines left for the next run: no newline yet, and not a whole
+    /// event (a writer still at it), with why they do not decode.
+    package private(set) var heldBack: [(position: LinePosition, reason: String)] = []
     package let store: AuditStore
     let batchSize: Int
     let snapshotEvery: Int
@@ -109,15 +112,25 @@ package struct DurableReplay: ~Copyable {
             identity = SourceCheckpoint(path: key, device: st.id.device, inode: st.id.inode, fingerprint: fingerprint, offset: 0, line: 1)
             if let c = checkpoints[key], fingerprint != 0, c.fingerprint == fingerprint, c.device == st.id.device,
                c.inode == st.id.inode, c.offset <= st.size, c.offset > 0 {
-                guard lseek(fd, off_t(c.offset), SEEK_SET) == off_t(c.offset) else { throw ReadError(errno: errno, source: path) }
-                start = (c.offset, c.line)
-                resumed.append((path, c.offset))
+                var at = c.offset
+                // The last run took a last line that had no newline yet (it
+                // was a whole event): the newline written after it since is
+                // that line's end, not an empty line.
+                var around: (UInt8, UInt8) = (0, 0)
+                if pread(fd, &around.0, 1, off_t(at - 1)) == 1, around.0 != 10, pread(fd, &around.1, 1, off_t(at)) == 1, around.1 == 10 {
+                    at += 1
+                }
+                guard lseek(fd, off_t(at), SEEK_SET) == off_t(at) else { throw ReadError(errno: errno, source: path) }
+                start = (at, c.line)
+                resumed.append((path, at))
             }
         }
         let source = identity?.path ?? display
         let limit = engine.config.lineLimit
         var next = start
-        let bytes = try reader.read(fd: fd, source: display, startOffset: start.offset, startLine: start.line) { item, pos in
+        // Where to resume when the last line is held back.
+        var held: LinePosition?
+        let bytes = try reader.read(fd: fd, source: display, startOffset: start.offset, startLine: start.line) { item, pos, terminated in
             if batch.events.count + batch.rejections.count >= batchSize {
                 // Everything before this line is processed: hand it over with this position.
                 if var c = identity { c.offset = pos.offset; c.line = pos.line; batch.checkpoints.append(c) }
@@ -128,6 +141,15 @@ package struct DurableReplay: ~Copyable {
                 try writer.submit(batch)
                 batch = WriteBatch(receivedAt: now())
                 for f in writer.takeNewFindings() { storedFindings += 1; try onFinding(f) }
+            }
+            if !terminated, identity != nil, case .line(let line) = item, case .failure(let r) = decoder.decodeNext(line) {
+                // A file's last line without a newline that is not a whole
+                // event: its writer may not be done. Neither rejected nor
+                // passed: the checkpoint stays before it, and the next run
+                // reads it whole (a rejected half would lose the event).
+                held = pos
+                heldBack.append((pos, r.message))
+                return
             }
             stats.lines += 1
             switch item {
@@ -156,8 +178,8 @@ package struct DurableReplay: ~Copyable {
         }
         stats.bytes += bytes
         if var c = identity {
-            c.offset = start.offset + bytes
-            c.line = next.line
+            c.offset = held?.offset ?? start.offset + bytes
+            c.line = held?.line ?? next.line
             batch.checkpoints.append(c)
             checkpoints[c.path] = c
         }
