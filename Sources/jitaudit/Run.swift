@@ -57,6 +57,7 @@ struct Run: AsyncParsableCommand {
                                   })
         runner.ruleOverride = rulePaths
         runner.configRequired = configRequired
+        runner.databaseOverride = db
         do { try await runner.run() } catch {
             printError("jitaudit run: \(error)")
             throw Exit.runtimeFailure

@@ -57,6 +57,18 @@ import Glibc
         try waitUntil("the reload") { d.stderr.contains("rules reloaded") }
         try d.emit(line("2026-03-02T12:00:00Z", "request", "r3", "alice") + "\n" + line("2026-03-02T12:05:00Z", "approve", "r3", "bob") + "\n")
         try waitUntil("the new rule firing") { d.findings.contains { $0.rule == "any_approve_v2" } }
+        #expect(!d.stderr.contains("only a restart applies"), "nothing but the rules changed")
+        // Daemon keys apply at the next start only, and a reload that changes them says which.
+        let config = try String(contentsOf: d.config, encoding: .utf8)
+        try config.replacingOccurrences(of: "sinks: {stdout: json,", with: "sinks: {stdout: text,")
+            .replacingOccurrences(of: "snapshot_interval: 1s", with: "snapshot_interval: 2s")
+            .write(to: d.config, atomically: true, encoding: .utf8)
+        d.signal(SIGHUP)
+        try waitUntil("the warning") { d.stderr.contains("changed keys that only a restart applies") }
+        #expect(logLines(d.stderr, containing: "only a restart applies").last?.contains("jitaudit.keys=sinks.stdout,snapshot_interval") == true,
+                "\(d.stderr.suffix(800))")
+        try d.emit(line("2026-03-02T13:00:00Z", "request", "r4", "alice") + "\n" + line("2026-03-02T13:05:00Z", "approve", "r4", "bob") + "\n")
+        try waitUntil("a finding, still as JSON") { d.findings.count == 4 }
         #expect(try d.stop() == 0)
     }
 

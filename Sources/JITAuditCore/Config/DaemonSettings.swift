@@ -63,6 +63,42 @@ public struct DaemonSettings: Sendable {
     }
 
     public init() {}
+
+    /// The keys whose values differ between `self` (running) and `new`,
+    /// among those only a start applies (everything here but `rules`, which
+    /// a reload applies, and `line_limit`, which the sources apply as they
+    /// frame lines: compared by the caller).
+    public func keysNeedingARestart(_ new: DaemonSettings) -> [String] {
+        var out: [String] = []
+        func check<T: Equatable>(_ key: String, _ a: T, _ b: T) { if a != b { out.append(key) } }
+        check("database", database, new.database)
+        check("sources.files", files, new.files)
+        check("sources.poll_interval", pollInterval, new.pollInterval)
+        check("sources.inotify", inotify, new.inotify)
+        check("sources.rotate_wait", rotateWait, new.rotateWait)
+        check("sources.glob_interval", globInterval, new.globInterval)
+        check("sources.max_batch_lines", maxBatchLines, new.maxBatchLines)
+        let (a, b) = (socket, new.socket)
+        check("sources.socket.path", a.path, b.path)
+        check("sources.socket.mode", a.mode, b.mode)
+        check("sources.socket.owner", a.owner, b.owner)
+        check("sources.socket.group", a.group, b.group)
+        check("sources.socket.allowed_uids", a.allowedUsers, b.allowedUsers)
+        check("sources.socket.allowed_gids", a.allowedGroups, b.allowedGroups)
+        check("sources.socket.max_connections", a.maxConnections, b.maxConnections)
+        check("sources.socket.idle_timeout", a.idleTimeout, b.idleTimeout)
+        check("sources.socket.partial_line_timeout", a.partialLineTimeout, b.partialLineTimeout)
+        check("sources.socket.shutdown_grace", a.shutdownGrace, b.shutdownGrace)
+        check("sinks.stdout", sinks.stdout, new.sinks.stdout)
+        check("sinks.syslog", sinks.syslog, new.sinks.syslog)
+        check("sinks.syslog.facility", sinks.syslogFacility, new.sinks.syslogFacility)
+        check("sinks.journal", sinks.journal, new.sinks.journal)
+        check("sinks.queue_capacity", sinks.queueCapacity, new.sinks.queueCapacity)
+        check("status_interval", statusInterval, new.statusInterval)
+        check("snapshot_interval", snapshotInterval, new.snapshotInterval)
+        check("retention", retention, new.retention)
+        return out
+    }
 }
 
 extension TimeSpan {

@@ -18,6 +18,8 @@ public struct DaemonRunner {
     /// was named on the command line, or it existed at start): a missing one
     /// is an error, never a silent return to the defaults.
     public var configRequired = false
+    /// `--db` given on the command line: it wins over the configuration's on reloads too.
+    public var databaseOverride: String?
     public var engineConfig: EngineConfig
     public var settings: DaemonSettings
     public var rules: RuleSet
@@ -88,10 +90,12 @@ public struct DaemonRunner {
         }
         defer { statusTask.cancel() }
         let configPath = self.configPath, ruleOverride = self.ruleOverride, configRequired = self.configRequired
-        let reload = ReloadService(pipeline: pipeline, logger: logger, onReload: { sinks.reopen() }) {
-            switch RuleSourcesLoader.load(configPath: configPath, optional: !configRequired, rulePaths: ruleOverride) {
-            case .failure(let e): return .failure(e)
-            case .success(let v): return .success((v.0, v.2))
+        let databaseOverride = self.databaseOverride
+        let reload = ReloadService(pipeline: pipeline, logger: logger, running: (engineConfig, settings), onReload: { sinks.reopen() }) {
+            RuleSourcesLoader.load(configPath: configPath, optional: !configRequired, rulePaths: ruleOverride).map { loaded in
+                var (config, settings, rules) = loaded
+                if let databaseOverride { settings.database = databaseOverride }
+                return (config, settings, rules)
             }
         }
         let services: [any Service] = [sinks, PipelineService(pipeline: pipeline, retention: settings.retention, logger: logger, onReady: {

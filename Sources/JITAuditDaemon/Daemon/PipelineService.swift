@@ -58,19 +58,30 @@ public struct PipelineService: Service {
 }
 
 /// Reloads rules and configuration on SIGHUP: validated first; on any error
-/// the old rules stay and every problem is logged with its location.
+/// the old rules stay and every problem is logged with its location. The
+/// rules and the engine's keys apply at once; the daemon's own keys (the
+/// database, sources, sinks, intervals, retention) and `line_limit` only at
+/// the next start: a reload that changes them says which, in a warning.
 public struct ReloadService: Service {
     let pipeline: Pipeline
-    let load: @Sendable () -> Result<(EngineConfig, RuleSet), LoadError>
+    let load: @Sendable () -> Result<(EngineConfig, DaemonSettings, RuleSet), LoadError>
     let onReload: @Sendable () -> Void
     let logger: Logger
+    /// What the daemon started with: the daemon keys in effect until a restart.
+    let running: (config: EngineConfig, settings: DaemonSettings)
 
-    public init(pipeline: Pipeline, logger: Logger, onReload: @escaping @Sendable () -> Void = {},
-                load: @escaping @Sendable () -> Result<(EngineConfig, RuleSet), LoadError>) {
+    public init(pipeline: Pipeline, logger: Logger, running: (EngineConfig, DaemonSettings), onReload: @escaping @Sendable () -> Void = {},
+                load: @escaping @Sendable () -> Result<(EngineConfig, DaemonSettings, RuleSet), LoadError>) {
         self.pipeline = pipeline
         self.load = load
         self.onReload = onReload
         self.logger = logger
+        self.running = running
+    }
+
+    /// The changed keys a reload does not apply.
+    static func keysNeedingARestart(running: (config: EngineConfig, settings: DaemonSettings), new: (EngineConfig, DaemonSettings)) -> [String] {
+        (running.config.lineLimit != new.0.lineLimit ? ["line_limit"] : []) + running.settings.keysNeedingARestart(new.1)
     }
 
     public func run() async throws {
@@ -78,10 +89,15 @@ public struct ReloadService: Service {
             switch load() {
             case .failure(let e):
                 for d in e.diagnostics { logger.error("reload refused; keeping the running rules", metadata: ["jitaudit.problem": "\(d)"]) }
-            case .success(let (config, rules)):
+            case .success(let (config, settings, rules)):
                 await pipeline.reload(rules: rules, config: config)
                 onReload()
-                logger.info("rules reloaded", metadata: ["jitaudit.rules": "\(rules.rules.map(\.id).joined(separator: ","))"])
+                logger.info("rules reloaded, and the engine configuration", metadata: ["jitaudit.rules": "\(rules.rules.map(\.id).joined(separator: ","))"])
+                let pending = Self.keysNeedingARestart(running: running, new: (config, settings))
+                if !pending.isEmpty {
+                    logger.warning("changed keys that only a restart applies; their running values stay until then",
+                                   metadata: ["jitaudit.keys": "\(pending.joined(separator: ","))"])
+                }
             }
         }
     }
