@@ -487,6 +487,27 @@ import Glibc
     /// A tailed file replaced by a directory: logged once as a directory and
     /// skipped; the other file goes on; once a file is back at the path it is
     /// read from its start. No line is lost or read twice.
+    /// More matched files than the daemon may hold open (`ulimit -n 64`):
+    /// the files it holds are read, the others wait with a warning, and no
+    /// open file is taken for rotated away because the glob could not read
+    /// its directory for want of a descriptor (it was, every few seconds).
+    @Test func moreMatchedFilesThanDescriptorsWaitAndNothingLooksRotated() throws {
+        let d = try Daemon.configured(Self.config("[DIR/logs/*.jsonl]"), launcher: ["/usr/bin/prlimit", "--nofile=64:64", "--"]) { dir in
+            let logs = dir.appendingPathComponent("logs")
+            try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+            for i in 1...100 { try Good.pair("fd-\(i)").write(to: logs.appendingPathComponent("f\(i).jsonl"), atomically: true, encoding: .utf8) }
+        }
+        try d.start(waitForSocket: false)
+        try waitUntil("the descriptors to run out", timeout: 20) {
+            d.stderr.contains("cannot open") || d.stderr.contains("cannot expand the glob")
+        }
+        try waitUntil("the open files read", timeout: 20) { (Int(try d.sql("SELECT count(*) FROM events").first ?? "") ?? 0) >= 40 }
+        Thread.sleep(forTimeInterval: 6)  // three glob intervals
+        #expect(!d.stderr.contains("file rotated"), "\(logLines(d.stderr, containing: "rotated").prefix(3))")
+        #expect(try d.sql("SELECT count(*) = count(DISTINCT raw) FROM events") == ["1"], "nothing stored twice")
+        #expect(try d.stop() == 0)
+    }
+
     @Test func aFileReplacedByADirectory() throws {
         let d = try Daemon.configured(Self.config("[DIR/a.jsonl, DIR/b.jsonl]")) { dir in
             for f in ["a.jsonl", "b.jsonl"] { FileManager.default.createFile(atPath: dir.appendingPathComponent(f).path, contents: nil) }

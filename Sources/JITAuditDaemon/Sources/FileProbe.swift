@@ -94,11 +94,19 @@ enum FileProbe {
     }
 
     /// Expands a glob(3) pattern (sorted; no match is an empty list; a literal path is returned as is).
-    static func expand(_ pattern: String) -> [String] {
+    /// The paths `pattern` matches now; nil when the directory could not be
+    /// read (out of descriptors, say), which is not "nothing matches".
+    static func expand(_ pattern: String) -> [String]? {
         guard isPattern(pattern) else { return [pattern] }
         var g = glob_t()
         defer { globfree(&g) }
-        guard glob(pattern, 0, nil, &g) == 0 else { return [] }
+        // Without an error callback glob() skips a directory it cannot open
+        // and reports no match: out of descriptors, every open file would
+        // look rotated away. Abort on that instead (an unreadable directory
+        // for want of permission is still skipped).
+        let rc = glob(pattern, 0, { _, err in err == EMFILE || err == ENFILE || err == ENOMEM ? 1 : 0 }, &g)
+        if rc == GLOB_NOMATCH { return [] }
+        guard rc == 0 else { return nil }
         var out: [String] = []
         out.reserveCapacity(Int(g.gl_pathc))
         for i in 0..<Int(g.gl_pathc) {

@@ -86,14 +86,24 @@ final class TailerEngine {
             || lastGlob.map { now - $0 >= config.globInterval } ?? true
         var candidates: [String] = []
         var literal = Set<String>()
+        var globFailed = false
         for p in config.paths {
             if !FileProbe.isPattern(p) { literal.insert(p); candidates.append(p) }
-            else if globDue { candidates += FileProbe.expand(p) }
+            else if globDue {
+                if let matched = FileProbe.expand(p) {
+                    candidates += matched
+                    report(p, nil)
+                } else {
+                    // Not "nothing matches": its files must not be taken for rotated away.
+                    globFailed = true
+                    report(p, "cannot expand the glob: \(String(cString: strerror(errno))); its open files are kept, new ones wait")
+                }
+            }
             let dir = FileProbe.dirname(p)
             if !FileProbe.isPattern(dir) { watcher.watch(directory: dir) }
         }
         if globDue { lastGlob = now }
-        else { for f in files.values where f.role == .live || f.role == .shadow { candidates.append(f.path) } }
+        if !globDue || globFailed { for f in files.values where f.role == .live || f.role == .shadow { candidates.append(f.path) } }
         var visited = Set<String>()
         for path in candidates where visited.insert(path).inserted {
             switch FileProbe.stat(path: path) {
