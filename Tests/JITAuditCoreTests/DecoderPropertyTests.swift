@@ -454,7 +454,11 @@ struct EventModel {
         }
         for (k, v) in fields { m.members.append((k, "\"" + JSONGen.stringBody(&rng, v) + "\"")) }
         if rng.chance(40) { m.members.append(("details", rng.chance(50) ? JSONGen.object(&rng, depth: 1, schemaKeys: true) : nonNullValue(&rng))) }
-        for _ in 0..<rng.below(3) { m.members.append(("x-" + JSONGen.text(&rng, maxScalars: 4), JSONGen.value(&rng, depth: 1))) }
+        for _ in 0..<rng.below(3) {
+            // Distinct names (byte for byte): a repeated field, known or not, is a rejection of its own.
+            let name = "x-" + JSONGen.text(&rng, maxScalars: 4)
+            if !m.members.contains(where: { $0.0.utf8.elementsEqual(name.utf8) }) { m.members.append((name, JSONGen.value(&rng, depth: 1))) }
+        }
         m.members.shuffle(using: &rng)
         return m
     }

@@ -60,6 +60,11 @@ import Testing
         (#"{"ts":"2026-03-02T10:00:00Z","event":"request","request_id":"r","actor":"a","source_ip":"10.0.0.01"}"#, .badValue),
         (#"{"ts":"2026-03-02T10:00:00Z","event":"request","request_id":"r","actor":"a","source_ip":"2001:db8:::1"}"#, .badValue),
         (#"{"ts":"2026-03-02T10:00:00Z","event":"request","request_id":"r","actor":"a","actor":"b"}"#, .duplicateField),
+        // Unknown fields too, however spelled, and past a third one.
+        (#"{"ts":"2026-03-02T10:00:00Z","event":"request","request_id":"r","actor":"a","zz":1,"zz":2}"#, .duplicateField),
+        (#"{"ts":"2026-03-02T10:00:00Z","event":"request","request_id":"r","actor":"a","zz":1,"z\u007a":2}"#, .duplicateField),
+        (#"{"ts":"2026-03-02T10:00:00Z","event":"request","request_id":"r","actor":"a","zz":1,"zy":2,"zx":3,"zy":4}"#, .duplicateField),
+        (#"{"ts":"2026-03-02T10:00:00Z","event":"request","request_id":"r","actor":"a","k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k\u0035":10}"#, .duplicateField),
         (#"{"ts":"2026-03-02T10:00:00Z","event":"request","request_id":"r","actor":"a"} x"#, .notJSON),
         (#"{"ts":"2026-03-02T10:00:00Z","event":"request","request_id":"r","actor":"\ud800"}"#, .notJSON),
         (#"{"ts":"2026-03-02T10:00:00Z","event":"request","request_id":"r","actor":"a","details":[1,]}"#, .notJSON),

@@ -50,16 +50,43 @@ struct JSONScanner {
             i += 1
         } else {
             var position = 0
+            // Fields the schema does not know are kept in the raw line; a
+            // repeat of one is rejected like a repeat of a known field (which
+            // would a consumer of the line believe?). Spans, compared when a
+            // second one comes: no allocation for lines with one or none.
+            var firstUnknown: StringSpan?
+            var moreUnknown: [StringSpan] = []
+            // Past a few, a set: a hostile line of 10,000 fields stays linear.
+            var unknownNames: Set<[UInt8]>?
             while true {
                 skipWhitespace()
                 guard i < p.count, p[i] == UInt8(ascii: "\"") else { throw syntax("expected a field name") }
                 let field: Field?
+                var unknownKey: StringSpan?
                 if let expected = order.field(at: position), let end = keyEnd(if: expected) {
                     field = expected
                     i = end
                 } else {
                     let key = try scanString()
                     field = key.hasEscapes ? Field.lookup(decode(key)) : Field.lookup(p, key.start, key.end)
+                    if field == nil { unknownKey = key }
+                }
+                if let key = unknownKey {
+                    if unknownNames != nil {
+                        if !unknownNames!.insert(keyBytes(key)).inserted {
+                            throw Rejection(.duplicateField, "field \(quoted(decode(key))) appears twice")
+                        }
+                    } else if let first = firstUnknown {
+                        if sameKey(first, key) || moreUnknown.contains(where: { sameKey($0, key) }) {
+                            throw Rejection(.duplicateField, "field \(quoted(decode(key))) appears twice")
+                        }
+                        moreUnknown.append(key)
+                        if moreUnknown.count >= 8 {
+                            unknownNames = Set(([first] + moreUnknown).map(keyBytes))
+                        }
+                    } else {
+                        firstUnknown = key
+                    }
                 }
                 order.record(field, at: position)
                 position += 1
@@ -99,6 +126,18 @@ struct JSONScanner {
         skipWhitespace()
         if i != p.count { throw syntax("unexpected characters after the object") }
         return fields
+    }
+
+    /// A key's name, unescaped.
+    func keyBytes(_ k: StringSpan) -> [UInt8] { k.hasEscapes ? Array(decode(k).utf8) : Array(p[k.start..<k.end]) }
+
+    /// Whether two keys are the same name once unescaped (byte for byte:
+    /// JSON does not normalise).
+    func sameKey(_ a: StringSpan, _ b: StringSpan) -> Bool {
+        if !a.hasEscapes && !b.hasEscapes {
+            return a.end - a.start == b.end - b.start && p[a.start..<a.end].elementsEqual(p[b.start..<b.end])
+        }
+        return decode(a).utf8.elementsEqual(decode(b).utf8)
     }
 
     /// Where the key at `i` (its opening quote) ends when it is exactly
