@@ -8,9 +8,9 @@
 /// - `OK accepted=<n> rejected=<m>` once every line of the connection is in
 ///   the audit log, then closes;
 /// - or `ERR <reason>` and closes: `peer not allowed`, `too many connections`,
-///   `timeout`, `shutting down`, `unavailable: …` (the pipeline failed; the
-///   reason ends with `stored=<n>`: the connection's first n lines are in
-///   the audit log, accepted or kept as rejected, and none after them).
+///   `timeout`, `shutting down`, `unavailable: stored=<n> … <why>` (the
+///   pipeline failed: the connection's first n lines are in the audit log,
+///   accepted or kept as rejected, and none after them).
 ///   Lines before it that were accepted stay accepted.
 public enum SocketReply: Sendable, Hashable {
     case reject(line: Int, reason: String)
@@ -30,15 +30,16 @@ public enum SocketReply: Sendable, Hashable {
     public static let shuttingDown = "shutting down"
 
     /// How far a connection got before `unavailable`, for the client to
-    /// send again exactly the rest; the last field of the reason.
+    /// send again exactly the rest: first in the reason, so that a long
+    /// error text cut at ``maxReasonBytes`` keeps it.
     public static func storedThrough(_ n: Int) -> String {
-        (n == 0 ? "none of this connection's lines is stored" : "lines 1–\(n) of this connection are stored, none after") + "; stored=\(n)"
+        "stored=\(n) (" + (n == 0 ? "none of this connection's lines is stored" : "lines 1–\(n) of this connection are stored, none after") + ")"
     }
 
-    /// `stored=<n>` at the end of an `unavailable` reason; nil without one.
+    /// The `stored=<n>` of an `unavailable` reason; nil without one.
     public static func stored(in reason: String) -> Int? {
-        guard let last = reason.split(separator: " ").last, last.hasPrefix("stored=") else { return nil }
-        return Int(last.dropFirst("stored=".count))
+        guard let field = reason.split(separator: " ").first(where: { $0.hasPrefix("stored=") }) else { return nil }
+        return Int(field.dropFirst("stored=".count).prefix { $0.isNumber })
     }
 
     /// The reply as one line, with its newline. Control characters in the

@@ -269,13 +269,15 @@ public final class SocketSource: Service, Sendable {
                     func unavailable(_ error: any Error) async {
                         // Says how far the connection got, so a client sends again exactly the rest.
                         let reason = error is CancellationError ? SocketReply.shuttingDown
-                            : "unavailable: \(error); " + SocketReply.storedThrough(stored)
+                            : "unavailable: " + SocketReply.storedThrough(stored) + "; \(error)"
                         try? await outbound.write(ByteBuffer(string: SocketReply.error(reason).line))
                     }
                     func settleOldest() async throws {
                         let (lines, pendingReceipt) = pending.removeFirst()
                         let receipt: BatchReceipt
                         do { receipt = try await pendingReceipt.receipt() } catch {
+                            // The batches after it share its fate (nothing commits after a failure).
+                            pending.removeAll()
                             await unavailable(error)
                             throw error
                         }
@@ -299,6 +301,9 @@ public final class SocketSource: Service, Sendable {
                         do {
                             pending.append((chunk.lines.count, try await intake.enqueue(LineBatch(source: config.name, lines: chunk.lines, peer: c.peer.peer))))
                         } catch {
+                            // Batches handed over before may be committed: count them in `stored`
+                            // first (settling replies ERR itself when one of them failed).
+                            while !pending.isEmpty { try await settleOldest() }
                             await unavailable(error)
                             throw error
                         }
