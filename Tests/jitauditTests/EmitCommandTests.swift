@@ -83,6 +83,11 @@ import Testing
             let bad = try await emit(["--socket", path, "--event", "approve", "--request-id", "x", "--actor", "a", "--priority", "urgent"])
             #expect(bad.status == 2)
             #expect(bad.stderr.contains("event: bad_value"))
+            // A line over the limit is refused, named by its line, without being held whole.
+            let long = "{\"ts\":\"2026-03-02T10:00:00Z\",\"event\":\"request\",\"request_id\":\"r1\",\"actor\":\"a\"}\n" + String(repeating: "x", count: 70_000) + "\n"
+            let overlong = try await emit(["--socket", path, "--stdin"], stdin: long)
+            #expect(overlong.status == 2)
+            #expect(overlong.stderr.contains("stdin:2: too_long: 70000+ bytes, over the 65536-byte line limit"), "\(overlong.stderr)")
             // A --details that is not JSON is located in what was written, not in the line built around it.
             let details = try await emit(["--socket", path, "--event", "approve", "--request-id", "x", "--actor", "a", "--details", "[1, 2,, 3]"])
             #expect(details.status == 2)
