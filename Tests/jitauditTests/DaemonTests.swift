@@ -219,6 +219,10 @@ import Glibc
         let plain = try Daemon()
         try plain.start()
         try waitUntil("the scheduling line") { plain.stderr.contains("index file writer") }
+        // Running (an event through the socket), so SIGTERM finds the
+        // graceful-shutdown handler: during start-up it still ends the
+        // process by its default action (exit status 143), losing nothing.
+        try plain.emit(line("2026-03-02T10:00:00Z", "request", "r-running", "alice") + "\n")
         #expect(try plain.stop() == 0)
         let idleLine = plain.stderr.split(separator: "\n").first { $0.contains("index file writer") } ?? ""
         #expect(idleLine.contains("info") && idleLine.contains("idle cores only (SCHED_IDLE)"), "\(plain.stderr)")
