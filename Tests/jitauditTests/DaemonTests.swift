@@ -211,6 +211,29 @@ import Glibc
         #expect(got == ref, "daemon \(got.count) vs replay \(ref.count) findings")
     }
 
+    /// SIGTERM, SIGINT or SIGHUP while the daemon starts (opening the store,
+    /// resuming), before its graceful-shutdown handlers exist: a stop is
+    /// carried out gracefully once it runs (exit 0, the engine checkpointed),
+    /// a reload does not end it. They used to end it by their default action.
+    @Test func signalsWhileStartingDoNotKillTheDaemon() throws {
+        for (signal, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
+            let d = try Daemon()
+            try d.start(waitForSocket: false)
+            try waitUntil("start-up under way") { d.stderr.contains("index file writer") }
+            d.signal(signal)
+            try waitUntil("\(name) to end it", timeout: 20) { !d.process.isRunning }
+            #expect(d.process.terminationReason == .exit && d.process.terminationStatus == 0, "\(name): \(d.stderr.suffix(600))")
+            #expect(d.stderr.contains("pipeline checkpointed"), "\(name): \(d.stderr.suffix(600))")
+        }
+        let d = try Daemon()
+        try d.start(waitForSocket: false)
+        try waitUntil("start-up under way") { d.stderr.contains("index file writer") }
+        d.signal(SIGHUP)
+        try waitUntil("the socket") { FileManager.default.fileExists(atPath: d.socket) }
+        try d.emit(line("2026-03-02T10:00:00Z", "request", "r-after-hup", "alice") + "\n")
+        #expect(try d.stop() == 0)
+    }
+
     /// The daemon logs how its index file writer is scheduled: idle cores
     /// only as shipped; where a stricter seccomp filter denies
     /// `sched_setscheduler`, a warning naming what is lost, nice 10 instead,

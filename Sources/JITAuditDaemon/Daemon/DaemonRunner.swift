@@ -105,6 +105,19 @@ public struct DaemonRunner {
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("jitaudit running", metadata: ["jitaudit.database": "\(DaemonRunner.databasePath(settings))",
                                                    "jitaudit.rules": "\(rules.rules.count)", "jitaudit.files": "\(settings.files.count)"])
+        // A stop asked for while starting (see EarlyStop) is carried out now, gracefully.
+        let log = logger
+        let earlyStop = Task { [group] in
+            while !Task.isCancelled {
+                if EarlyStop.signal != 0 {
+                    log.info("stop requested by signal \(EarlyStop.signal)")
+                    await group.triggerGracefulShutdown()
+                    return
+                }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        defer { earlyStop.cancel() }
         try await group.run()
     }
 
