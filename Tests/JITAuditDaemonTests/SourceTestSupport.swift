@@ -45,6 +45,8 @@ actor RecordingIntake: LineIntake {
             switch l.content {
             case .tooLong(let n):
                 rejected.append((l.position, Rejection(.tooLong, "line is \(n) bytes, over the limit")))
+            case .cutOff(let b):
+                rejected.append((l.position, Rejection(.cutOff, "cut off after \(b.count) bytes")))
             case .bytes(let b):
                 switch LineDecoder().decode(b) {
                 case .success: accepted += 1
@@ -74,6 +76,7 @@ actor RecordingIntake: LineIntake {
         switch l.content {
         case .bytes(let b): String(decoding: b, as: UTF8.self)
         case .tooLong(let n): "<too long \(n)>"
+        case .cutOff(let b): "<cut off: \(String(decoding: b, as: UTF8.self))>"
         }
     }
 }

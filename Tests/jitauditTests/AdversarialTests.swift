@@ -121,6 +121,9 @@ import Glibc
         #expect(dripAfter >= 1.9 && dripAfter < 5, "drip client closed after \(dripAfter) s (partial_line_timeout 2s)")
         #expect(try slow.wait("the slow client") == "OK accepted=6 rejected=0\n")
         #expect(try d.sql("SELECT request_id FROM events WHERE actor = 'dora'") == ["drip-first"])
+        // The line the drip client was cut in is recorded, located, with what came of it.
+        let cut = try d.sql("SELECT kind || '|' || line || '|' || (raw_length = length(raw)) || '|' || instr(raw, 'drip-second') FROM rejections")
+        #expect(cut.count == 1 && cut.first?.hasPrefix("cut_off|2|1|") == true, "\(cut)")
         #expect(try d.count("SELECT count(*) FROM events WHERE actor = 'sam'") == 6)
         #expect(logLines(d.stderr, containing: "connection timed out").count == 2, "\(d.stderr.suffix(3000))")
         try d.assertAlive("after-slowloris")

@@ -80,6 +80,8 @@ public func fuzzSocketFraming(_ raw: UnsafePointer<UInt8>, _ size: Int) -> CInt 
                 }
             case .tooLong(let n):
                 require(over(want) && n > limit && n <= want.count, "tooLong(\(n)) for line \(k + 1) of \(want.count) bytes, limit \(limit)")
+            case .cutOff:
+                require(false, "line \(k + 1) cut off by a timeout, with no time passing")
             }
         }
     } catch {

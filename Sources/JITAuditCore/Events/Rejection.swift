@@ -13,6 +13,9 @@ public struct Rejection: Error, Sendable, Hashable, Codable, CustomStringConvert
         case duplicateField = "duplicate_field"
         /// `run` only: stamped further ahead of the host's clock than `max_future_skew`.
         case futureTimestamp = "future_timestamp"
+        /// `run` only: the socket connection timed out in the middle of the
+        /// line (no newline within `partial_line_timeout`).
+        case cutOff = "cut_off"
     }
 
     public var kind: Kind

@@ -16,6 +16,9 @@ public struct RawLine: Sendable {
         case bytes([UInt8])
         /// A line over the limit: its length so far; its bytes were discarded.
         case tooLong(Int)
+        /// A line its connection timed out in the middle of: what came of it
+        /// (not taken as an event: its client did not end it; recorded).
+        case cutOff([UInt8])
     }
     public var content: Content
     public var position: LinePosition

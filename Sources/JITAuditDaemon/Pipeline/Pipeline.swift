@@ -159,6 +159,10 @@ public actor Pipeline: LineIntake {
                 let r = Rejection(.tooLong, "line longer than the limit of \(engine.config.lineLimit) bytes (\(n)+ bytes)")
                 durable.rejections.append(.init(rejection: r, raw: [], length: n, position: line.position, peer: batch.peer))
                 receipt.rejected.append((line.position, r))
+            case .cutOff(let bytes):
+                let r = Rejection(.cutOff, "the connection timed out in the middle of this line (\(bytes.count) bytes, no newline); not taken")
+                durable.rejections.append(.init(rejection: r, raw: bytes, position: line.position, peer: batch.peer))
+                receipt.rejected.append((line.position, r))
             case .bytes(let bytes):
                 switch decoder.decodeNext(bytes).flatMap({ e in checkSkew(e, now: now) }) {
                 case .success(let e):

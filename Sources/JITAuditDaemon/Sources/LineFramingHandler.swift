@@ -168,6 +168,18 @@ final class LineFramingHandler: ChannelDuplexHandler {
         guard expired else { return }
         inputClosed = true
         timer?.cancel()
+        if partialSince != nil, streamOffset > lineStart {
+            // The line it was cut in is recorded as rejected (a cut event is
+            // not taken: its client never ended it).
+            let pos = LinePosition(source: source, line: lineNumber, offset: lineStart)
+            let length = Int(streamOffset - lineStart)
+            chunk.append(RawLine(discarding ? .tooLong(length) : .cutOff(pending), position: pos))
+            pending.removeAll()
+            discarding = false
+            lineNumber += 1
+            lineStart = streamOffset
+            flushChunk(context: context)
+        }
         onTimeout()
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: SocketReply.error(SocketReply.timeout).line)), promise: nil)
         context.close(promise: nil)
