@@ -201,8 +201,9 @@ import Testing
             }
             #expect(source.stats.timeouts == 3)
         }
-        // The complete line before the silence was taken; the partial one was not.
-        #expect(await intake.texts == [eventLine(7)])
+        // The complete line before the silence was taken; the partial one was
+        // not: it is handed on as cut off (recorded as a rejection).
+        #expect(await intake.texts == ["<cut off: {\"ts\":>", eventLine(7)])
     }
 
     @Test func connectionsBeyondTheMaximumAreRefused() async throws {
