@@ -126,19 +126,25 @@ final class LineFramingHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case ChannelEvent.inputClosed = event {
             inputClosed = true
-            if streamOffset > lineStart {
-                let pos = LinePosition(source: source, line: lineNumber, offset: lineStart)
-                let length = Int(streamOffset - lineStart)
-                let over = discarding || LineLimit.exceeded(length, last: pending.last, limit: limits.lineLimit)
-                chunk.append(RawLine(over ? .tooLong(length) : .bytes(pending), position: pos))
-                pending.removeAll()
-                discarding = false
-                lineNumber += 1
-                lineStart = streamOffset
+            // The client ended it: an unterminated last line counts as a line.
+            endUnterminatedLine { length in
+                discarding || LineLimit.exceeded(length, last: pending.last, limit: limits.lineLimit) ? .tooLong(length) : .bytes(pending)
             }
             flushChunk(context: context)
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Hands on the line begun and not ended by a newline, if any, as
+    /// `content` makes it from its length, and starts the next.
+    private func endUnterminatedLine(_ content: (Int) -> RawLine.Content) {
+        guard streamOffset > lineStart else { return }
+        let pos = LinePosition(source: source, line: lineNumber, offset: lineStart)
+        chunk.append(RawLine(content(Int(streamOffset - lineStart)), position: pos))
+        pending.removeAll()
+        discarding = false
+        lineNumber += 1
+        lineStart = streamOffset
     }
 
     private func flushChunk(context: ChannelHandlerContext) {
@@ -168,16 +174,10 @@ final class LineFramingHandler: ChannelDuplexHandler {
         guard expired else { return }
         inputClosed = true
         timer?.cancel()
-        if partialSince != nil, streamOffset > lineStart {
+        if partialSince != nil {
             // The line it was cut in is recorded as rejected (a cut event is
             // not taken: its client never ended it).
-            let pos = LinePosition(source: source, line: lineNumber, offset: lineStart)
-            let length = Int(streamOffset - lineStart)
-            chunk.append(RawLine(discarding ? .tooLong(length) : .cutOff(pending), position: pos))
-            pending.removeAll()
-            discarding = false
-            lineNumber += 1
-            lineStart = streamOffset
+            endUnterminatedLine { length in discarding ? .tooLong(length) : .cutOff(pending) }
             flushChunk(context: context)
         }
         onTimeout()
