@@ -47,12 +47,18 @@ struct SnapshotCleanupTests {
             clock.advance(.seconds(10))
             try await Task.sleep(for: .milliseconds(5))
         }
-        // Let the last save and its cleanup finish (they run beside the commits).
+        // Let the last save and its cleanup finish (they run beside the
+        // commits; a save still staging its parts adds a generation that is
+        // not current yet): the same settled state at two reads in a row.
         var stale: Int64 = -1
+        var settled = 0
         for _ in 0..<200 {
             stale = try scalar("SELECT count(*) FROM engine_snapshot_parts WHERE generation <> (SELECT generation FROM engine_snapshot WHERE id = 1)")
-            if try stale == 0 && (scalar("SELECT parts FROM engine_snapshot WHERE id = 1")) > 1 { break }
-            try await Task.sleep(for: .milliseconds(25))
+            let parts = try scalar("SELECT parts FROM engine_snapshot WHERE id = 1")
+            let all = try scalar("SELECT count(*) FROM engine_snapshot_parts")
+            settled = stale == 0 && parts > 1 && all == parts ? settled + 1 : 0
+            if settled == 2 { break }
+            try await Task.sleep(for: .milliseconds(50))
         }
         // Several snapshots were saved in parts, and only the current one's parts remain.
         #expect(try scalar("SELECT generation FROM engine_snapshot WHERE id = 1") >= 3)
